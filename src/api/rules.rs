@@ -1,0 +1,207 @@
+//! CEL admission rules of the `EventSourceMapping` CRD.
+//!
+//! The API server evaluates these, so a bad manifest is refused at `kubectl apply` with a message
+//! that names the field — it never reaches the controller, let alone AWS. They encode the
+//! source-type-aware cross-field rules of semantics §3 and the create-only fields of §2.4.
+//! Service quotas that accounts can raise (filters per mapping, maximum concurrency, …) are
+//! deliberately not hard-coded here.
+
+use kube::core::{Message, Reason, Rule};
+
+/// CEL predicates for "the event source is of type X", from the ARN's service part.
+pub(crate) mod source {
+    pub const SQS: &str =
+        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:'))";
+    pub const SQS_FIFO: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && self.eventSourceARN.endsWith('.fifo'))";
+    pub const SQS_STANDARD: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && !self.eventSourceARN.endsWith('.fifo'))";
+    pub const KINESIS: &str =
+        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:kinesis:'))";
+    pub const DYNAMODB: &str =
+        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:dynamodb:'))";
+    pub const MSK: &str =
+        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:kafka:'))";
+    pub const MQ: &str =
+        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:mq:'))";
+    pub const DOCUMENTDB: &str =
+        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:rds:'))";
+    pub const SELF_MANAGED_KAFKA: &str = "has(self.selfManagedEventSource)";
+    pub const KAFKA_QUEUE_MODE: &str = "(has(self.selfManagedKafkaEventSourceConfig) && has(self.selfManagedKafkaEventSourceConfig.consumptionMode) && self.selfManagedKafkaEventSourceConfig.consumptionMode == 'Queue')";
+}
+
+fn any(preds: &[&str]) -> String {
+    format!("({})", preds.join(" || "))
+}
+
+/// `field` may only be set for the given sources.
+fn only_for(field: &str, sources: &[&str], who: &str) -> Rule {
+    Rule::new(format!("!has(self.{field}) || {}", any(sources)))
+        .message(Message::Message(format!(
+            "{field} is only supported for {who} event sources"
+        )))
+        .field_path(format!(".{field}"))
+        .reason(Reason::FieldValueForbidden)
+}
+
+/// A create-only field: it may be neither changed, added nor removed after creation.
+fn immutable(path: &str, what_to_do: &str) -> Rule {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    let parent = path.rsplit_once('.').map(|(p, _)| p);
+    // Presence of the parent object must be checked before the leaf, in both old and new.
+    let (has_new, has_old) = match parent {
+        Some(p) => (
+            format!("(has(self.{p}) && has(self.{path}))"),
+            format!("(has(oldSelf.{p}) && has(oldSelf.{path}))"),
+        ),
+        None => (format!("has(self.{path})"), format!("has(oldSelf.{path})")),
+    };
+    Rule::new(format!(
+        "{has_new} == {has_old} && (!{has_new} || self.{path} == oldSelf.{path})"
+    ))
+    .message(Message::Message(format!(
+        "{path} cannot change after the mapping is created (Lambda cannot update {leaf}); {what_to_do}"
+    )))
+    .field_path(format!(".{path}"))
+    .reason(Reason::FieldValueForbidden)
+}
+
+const REPLACE: &str = "to change it, create a new EventSourceMapping and delete this one";
+
+/// Adds [`spec_rules`] to the spec's schema (used as a schemars transform on the spec type).
+pub fn add_spec_rules(schema: &mut schemars::Schema) {
+    for rule in spec_rules() {
+        kube::core::validate(schema, rule).expect("CEL rules serialize to JSON");
+    }
+}
+
+/// Every spec-level rule, in the order the API server reports them.
+pub fn spec_rules() -> Vec<Rule> {
+    use source::*;
+    let streams = [KINESIS, DYNAMODB];
+    let streams_and_kafka = [KINESIS, DYNAMODB, MSK, SELF_MANAGED_KAFKA];
+    let kafka = [MSK, SELF_MANAGED_KAFKA];
+    vec![
+        // Which source.
+        Rule::new("has(self.eventSourceARN) != has(self.selfManagedEventSource)")
+            .message("exactly one of eventSourceARN or selfManagedEventSource must be set (selfManagedEventSource is for self-managed Apache Kafka only)")
+            .reason(Reason::FieldValueRequired),
+        // Starting position (R4, R5, R8).
+        Rule::new(format!(
+            "has(self.startingPosition) || !({} || ({SELF_MANAGED_KAFKA} && !{KAFKA_QUEUE_MODE}))",
+            any(&[KINESIS, DYNAMODB, MSK])
+        ))
+        .message("startingPosition is required for Kinesis, DynamoDB Streams and Kafka event sources (TRIM_HORIZON, LATEST or AT_TIMESTAMP)")
+        .field_path(".startingPosition")
+        .reason(Reason::FieldValueRequired),
+        Rule::new(format!("!has(self.startingPosition) || !{}", any(&[SQS, MQ])))
+            .message("startingPosition is not supported for Amazon SQS or Amazon MQ event sources; remove it")
+            .field_path(".startingPosition")
+            .reason(Reason::FieldValueForbidden),
+        Rule::new(format!("!({KAFKA_QUEUE_MODE} && (has(self.startingPosition) || has(self.startingPositionTimestamp) || has(self.maximumBatchingWindowInSeconds)))"))
+            .message("startingPosition, startingPositionTimestamp and maximumBatchingWindowInSeconds are not supported with selfManagedKafkaEventSourceConfig.consumptionMode Queue")
+            .field_path(".selfManagedKafkaEventSourceConfig.consumptionMode")
+            .reason(Reason::FieldValueForbidden),
+        Rule::new(format!("!has(self.startingPosition) || self.startingPosition != 'AT_TIMESTAMP' || !{DYNAMODB}"))
+            .message("startingPosition AT_TIMESTAMP is not supported for DynamoDB Streams; use TRIM_HORIZON or LATEST")
+            .field_path(".startingPosition")
+            .reason(Reason::FieldValueInvalid),
+        Rule::new("has(self.startingPositionTimestamp) == (has(self.startingPosition) && self.startingPosition == 'AT_TIMESTAMP')")
+            .message("startingPositionTimestamp is required with startingPosition AT_TIMESTAMP and not allowed otherwise")
+            .field_path(".startingPositionTimestamp")
+            .reason(Reason::FieldValueInvalid),
+        // Batching (R1, R2).
+        Rule::new(format!("!({SQS_STANDARD} && has(self.batchSize) && self.batchSize > 10) || (has(self.maximumBatchingWindowInSeconds) && self.maximumBatchingWindowInSeconds >= 1)"))
+            .message("for a standard SQS queue, batchSize above 10 requires maximumBatchingWindowInSeconds of at least 1")
+            .field_path(".maximumBatchingWindowInSeconds")
+            .reason(Reason::FieldValueRequired),
+        Rule::new(format!("!({SQS_FIFO} && has(self.batchSize) && self.batchSize > 10)"))
+            .message("batchSize can be at most 10 for an SQS FIFO queue")
+            .field_path(".batchSize")
+            .reason(Reason::FieldValueInvalid),
+        Rule::new(format!("!({SQS_FIFO} && has(self.maximumBatchingWindowInSeconds))"))
+            .message("maximumBatchingWindowInSeconds is not supported for SQS FIFO queues; remove it")
+            .field_path(".maximumBatchingWindowInSeconds")
+            .reason(Reason::FieldValueForbidden),
+        // Fields that only some sources take.
+        only_for("parallelizationFactor", &streams, "Kinesis and DynamoDB Streams"),
+        only_for("tumblingWindowInSeconds", &streams, "Kinesis and DynamoDB Streams"),
+        only_for("maximumRecordAgeInSeconds", &streams_and_kafka, "Kinesis, DynamoDB Streams and Kafka"),
+        only_for("maximumRetryAttempts", &streams_and_kafka, "Kinesis, DynamoDB Streams and Kafka"),
+        only_for("bisectBatchOnFunctionError", &streams_and_kafka, "Kinesis, DynamoDB Streams and Kafka"),
+        only_for("destinationConfig", &streams_and_kafka, "Kinesis, DynamoDB Streams and Kafka"),
+        only_for("functionResponseTypes", &[KINESIS, DYNAMODB, SQS, MSK, SELF_MANAGED_KAFKA], "Kinesis, DynamoDB Streams, SQS and Kafka"),
+        only_for("scalingConfig", &[SQS], "Amazon SQS"),
+        only_for("filterCriteria", &[KINESIS, DYNAMODB, SQS, MSK, SELF_MANAGED_KAFKA, MQ], "Kinesis, DynamoDB Streams, SQS, Kafka and Amazon MQ"),
+        only_for("amazonManagedKafkaEventSourceConfig", &[MSK], "Amazon MSK"),
+        only_for("selfManagedKafkaEventSourceConfig", &[SELF_MANAGED_KAFKA], "self-managed Apache Kafka"),
+        only_for("documentDBEventSourceConfig", &[DOCUMENTDB], "Amazon DocumentDB"),
+        only_for("provisionedPollerConfig", &[SQS, MSK, SELF_MANAGED_KAFKA], "Amazon SQS and Kafka"),
+        only_for("loggingConfig", &kafka, "Kafka"),
+        only_for("topics", &kafka, "Kafka"),
+        only_for("queues", &[MQ], "Amazon MQ"),
+        // Required per source (R17, DocumentDB needs its database).
+        Rule::new(format!("has(self.topics) || !{}", any(&kafka)))
+            .message("topics (exactly one Kafka topic) is required for Kafka event sources")
+            .field_path(".topics")
+            .reason(Reason::FieldValueRequired),
+        Rule::new(format!("has(self.queues) || !{MQ}"))
+            .message("queues (exactly one broker queue) is required for Amazon MQ event sources")
+            .field_path(".queues")
+            .reason(Reason::FieldValueRequired),
+        Rule::new(format!("has(self.documentDBEventSourceConfig) || !{DOCUMENTDB}"))
+            .message("documentDBEventSourceConfig (with databaseName) is required for Amazon DocumentDB event sources")
+            .field_path(".documentDBEventSourceConfig")
+            .reason(Reason::FieldValueRequired),
+        // R11, R12, R10, R13.
+        Rule::new("!(has(self.scalingConfig) && has(self.provisionedPollerConfig))")
+            .message("scalingConfig and provisionedPollerConfig cannot be used together (an SQS mapping uses either maximum concurrency or provisioned mode)")
+            .field_path(".scalingConfig")
+            .reason(Reason::FieldValueForbidden),
+        Rule::new(format!("!(has(self.provisionedPollerConfig) && has(self.provisionedPollerConfig.pollerGroupName)) || {}", any(&kafka)))
+            .message("provisionedPollerConfig.pollerGroupName is only supported for Kafka event sources")
+            .field_path(".provisionedPollerConfig.pollerGroupName")
+            .reason(Reason::FieldValueForbidden),
+        Rule::new(format!("!({SQS} && has(self.provisionedPollerConfig) && has(self.provisionedPollerConfig.minimumPollers) && self.provisionedPollerConfig.minimumPollers < 2)"))
+            .message("provisionedPollerConfig.minimumPollers must be at least 2 for Amazon SQS")
+            .field_path(".provisionedPollerConfig.minimumPollers")
+            .reason(Reason::FieldValueInvalid),
+        Rule::new(format!("!has(self.metricsConfig) || !has(self.metricsConfig.metrics) || {} || self.metricsConfig.metrics.all(m, m == 'EventCount')", any(&kafka)))
+            .message("metricsConfig.metrics ErrorCount and KafkaMetrics are only supported for Kafka event sources; other sources support EventCount")
+            .field_path(".metricsConfig.metrics")
+            .reason(Reason::FieldValueInvalid),
+        Rule::new(format!("!(has(self.destinationConfig) && has(self.destinationConfig.onFailure) && has(self.destinationConfig.onFailure.destination) && self.destinationConfig.onFailure.destination.startsWith('kafka://')) || {}", any(&kafka)))
+            .message("a kafka:// on-failure destination is only supported for Kafka event sources")
+            .field_path(".destinationConfig.onFailure.destination")
+            .reason(Reason::FieldValueInvalid),
+        // Create-only fields (semantics §2.4).
+        immutable("eventSourceARN", REPLACE),
+        immutable("startingPosition", REPLACE),
+        immutable("startingPositionTimestamp", REPLACE),
+        immutable("topics", REPLACE),
+        immutable("queues", REPLACE),
+        immutable("selfManagedEventSource", REPLACE),
+        immutable("amazonManagedKafkaEventSourceConfig.consumerGroupID", REPLACE),
+        immutable("selfManagedKafkaEventSourceConfig.consumerGroupID", REPLACE),
+        immutable("selfManagedKafkaEventSourceConfig.consumptionMode", REPLACE),
+        immutable("region", "a mapping cannot move between regions; create a new EventSourceMapping in the other region and delete this one"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn immutable_rule_covers_add_remove_and_change() {
+        let rule = immutable(
+            "amazonManagedKafkaEventSourceConfig.consumerGroupID",
+            REPLACE,
+        );
+        assert!(rule.rule.contains("has(self.amazonManagedKafkaEventSourceConfig) && has(self.amazonManagedKafkaEventSourceConfig.consumerGroupID)"));
+        assert!(rule.rule.contains("self.amazonManagedKafkaEventSourceConfig.consumerGroupID == oldSelf.amazonManagedKafkaEventSourceConfig.consumerGroupID"));
+        let top = immutable("eventSourceARN", REPLACE);
+        assert_eq!(
+            top.rule,
+            "has(self.eventSourceARN) == has(oldSelf.eventSourceARN) && (!has(self.eventSourceARN) || self.eventSourceARN == oldSelf.eventSourceARN)"
+        );
+    }
+}

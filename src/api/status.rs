@@ -1,0 +1,62 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What the controller observed in Lambda and how far it got. Everything Lambda reports goes
+/// here, never into spec.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSourceMappingStatus {
+    /// Lambda's id of the mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// ARN of the mapping (for tags and IAM policies).
+    #[serde(
+        rename = "eventSourceMappingARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_mapping_arn: Option<String>,
+    /// Full ARN of the function the mapping invokes, as Lambda reports it.
+    #[serde(
+        rename = "functionARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_arn: Option<String>,
+    /// Lambda's state: Creating, Enabling, Enabled, Disabling, Disabled, Updating or Deleting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Who or what caused the last state change (user or Lambda).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_transition_reason: Option<String>,
+    /// Outcome of Lambda's last poll of the source, e.g. `OK` or `PROBLEM: …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_processing_result: Option<String>,
+    /// When Lambda last changed the mapping's configuration or state (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Spec fields the controller last applied to Lambda (wire names). When one disappears from
+    /// the spec, the controller clears it in Lambda instead of leaving the old value behind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_fields: Vec<String>,
+    /// Set just before the controller asks Lambda to create the mapping, cleared once the UUID
+    /// is recorded. If the controller stops in between, the next run looks for the mapping it
+    /// may have created (by its ownership tag) instead of creating a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_at: Option<String>,
+    /// Ready, Reconciling and Stalled, following the kstatus conventions: Ready=True only when
+    /// the mapping exists, matches the spec and is Enabled (or Disabled with enabled: false).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+impl EventSourceMappingStatus {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}

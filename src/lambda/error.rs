@@ -1,0 +1,195 @@
+//! AWS error classification, done once for the whole controller (semantics §5).
+
+use std::time::Duration;
+
+/// What an AWS error means for us. Every decision about retrying, waiting or stalling is taken
+/// on this, never on raw error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Throttling, 5xx, timeouts, connection failures: retry with backoff.
+    Retry,
+    /// The mapping is in a transitional state (ResourceInUse, or a 409 on Update/Delete):
+    /// wait a few seconds, this is not a failure.
+    Busy,
+    /// Create found an existing mapping for the same source and function.
+    Conflict,
+    /// The named resource does not exist (mapping UUID, or the function on Create).
+    NotFound,
+    /// Lambda rejected the request as invalid; only a spec change can fix it.
+    Invalid,
+    /// Missing IAM permission for the controller's role.
+    AccessDenied,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Busy => "busy",
+            Self::Conflict => "conflict",
+            Self::NotFound => "not_found",
+            Self::Invalid => "invalid",
+            Self::AccessDenied => "access_denied",
+        }
+    }
+}
+
+/// An error from Lambda, already classified.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{operation}: {code}: {message}")]
+pub struct LambdaError {
+    pub kind: ErrorKind,
+    /// The operation that failed, e.g. `UpdateEventSourceMapping`.
+    pub operation: &'static str,
+    /// AWS error code (`ResourceInUseException`), or a transport description.
+    pub code: String,
+    /// Lambda's message, shown to users in conditions and events.
+    pub message: String,
+    /// From the `Retry-After` header on throttling.
+    pub retry_after: Option<Duration>,
+}
+
+impl LambdaError {
+    pub fn new(operation: &'static str, code: &str, message: impl Into<String>) -> Self {
+        let code = code.to_string();
+        Self {
+            kind: classify(operation, &code, None),
+            operation,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
+    }
+}
+
+/// Classifies an AWS error code for an operation. `status` (HTTP) is a fallback for codes we do
+/// not know.
+pub fn classify(operation: &str, code: &str, status: Option<u16>) -> ErrorKind {
+    match code {
+        "TooManyRequestsException"
+        | "ThrottlingException"
+        | "Throttling"
+        | "RequestLimitExceeded" => ErrorKind::Retry,
+        "ServiceException" | "InternalFailure" | "ServiceUnavailable" => ErrorKind::Retry,
+        "ResourceInUseException" => ErrorKind::Busy,
+        // On Create a 409 means "a mapping for this source and function exists"; on Update and
+        // Delete it means "another operation is in progress" (semantics §5.1).
+        "ResourceConflictException" if operation == "CreateEventSourceMapping" => {
+            ErrorKind::Conflict
+        }
+        "ResourceConflictException" => ErrorKind::Busy,
+        "ResourceNotFoundException" => ErrorKind::NotFound,
+        "InvalidParameterValueException"
+        | "ValidationException"
+        | "InvalidRequestContentException" => ErrorKind::Invalid,
+        "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "KMSAccessDeniedException" => ErrorKind::AccessDenied,
+        _ => match status {
+            Some(429) | Some(500..=599) | None => ErrorKind::Retry,
+            Some(404) => ErrorKind::NotFound,
+            Some(403) => ErrorKind::AccessDenied,
+            Some(409) => ErrorKind::Busy,
+            Some(_) => ErrorKind::Invalid,
+        },
+    }
+}
+
+/// The UUID Lambda names in a duplicate-mapping message: "… Please update or delete the
+/// existing mapping with UUID 2b7b6a2c-…" (semantics §5.2).
+pub fn conflicting_uuid(message: &str) -> Option<String> {
+    let after = &message[message.find("UUID")? + 4..];
+    let candidate: String = after
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    (candidate.len() == 36).then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_each_lambda_error_once() {
+        let create = "CreateEventSourceMapping";
+        let update = "UpdateEventSourceMapping";
+        let delete = "DeleteEventSourceMapping";
+        let cases = [
+            (
+                create,
+                "TooManyRequestsException",
+                Some(429),
+                ErrorKind::Retry,
+            ),
+            (update, "ServiceException", Some(500), ErrorKind::Retry),
+            (update, "ResourceInUseException", Some(400), ErrorKind::Busy),
+            (delete, "ResourceInUseException", Some(400), ErrorKind::Busy),
+            (
+                create,
+                "ResourceConflictException",
+                Some(409),
+                ErrorKind::Conflict,
+            ),
+            (
+                update,
+                "ResourceConflictException",
+                Some(409),
+                ErrorKind::Busy,
+            ),
+            (
+                delete,
+                "ResourceConflictException",
+                Some(409),
+                ErrorKind::Busy,
+            ),
+            (
+                create,
+                "ResourceNotFoundException",
+                Some(404),
+                ErrorKind::NotFound,
+            ),
+            (
+                create,
+                "InvalidParameterValueException",
+                Some(400),
+                ErrorKind::Invalid,
+            ),
+            (
+                update,
+                "AccessDeniedException",
+                Some(403),
+                ErrorKind::AccessDenied,
+            ),
+            (update, "SomethingNew", Some(503), ErrorKind::Retry),
+            (update, "SomethingNew", Some(400), ErrorKind::Invalid),
+            (update, "dispatch failure", None, ErrorKind::Retry),
+        ];
+        for (op, code, status, want) in cases {
+            assert_eq!(classify(op, code, status), want, "{op} {code} {status:?}");
+        }
+    }
+
+    #[test]
+    fn finds_the_uuid_in_duplicate_messages() {
+        let sqs = r#"An event source mapping with SQS arn (" arn:aws:sqs:us-east-1:123456789012:q ") and function (" f ") already exists. Please update or delete the existing mapping with UUID 2b7b6a2c-9d2e-4a4f-8f00-1c2d3e4f5a6b"#;
+        assert_eq!(
+            conflicting_uuid(sqs).as_deref(),
+            Some("2b7b6a2c-9d2e-4a4f-8f00-1c2d3e4f5a6b")
+        );
+        let stream = "The event source arn (\" arn:aws:kinesis:us-east-1:1:stream/s \") and function (\" f \") provided mapping already exists. Please update or delete the existing mapping with UUID 0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b.";
+        assert_eq!(
+            conflicting_uuid(stream).as_deref(),
+            Some("0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+        );
+        assert_eq!(conflicting_uuid("another operation is in progress"), None);
+        assert_eq!(conflicting_uuid("UUID 1234"), None);
+    }
+}

@@ -1,0 +1,305 @@
+//! The mapping as Lambda sees it, in Lambda's own wire shape.
+//!
+//! These types serialize to exactly the JSON that Lambda's REST API takes and returns
+//! (`PascalCase`, `UUID`, `KMSKeyArn`, …). That keeps one vocabulary from the planner down to the
+//! wire: the aws-sdk adapter maps them field by field onto the SDK builders, and the in-memory
+//! model used by tests consumes the JSON directly.
+//!
+//! Every field is optional. In a create request `None` means "let Lambda pick its default"; in an
+//! update request `None` means "leave unchanged" and an explicit empty value (`FilterCriteria {}`,
+//! `KMSKeyArn: ""`, …) means "clear" (semantics §6.6).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The configurable fields of a mapping: the body of Create and Update requests, and the
+/// configuration part of every response.
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MappingFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_source_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_criteria: Option<FilterCriteria>,
+    #[serde(rename = "KMSKeyArn", skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_config: Option<MetricsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging_config: Option<LoggingConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaling_config: Option<ScalingConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_batching_window_in_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallelization_factor: Option<i32>,
+    /// `TRIM_HORIZON`, `LATEST` or `AT_TIMESTAMP`; kept as text so unknown values survive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_position: Option<String>,
+    /// Epoch seconds, as on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_position_timestamp: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_config: Option<DestinationConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_record_age_in_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bisect_batch_on_function_error: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tumbling_window_in_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_access_configurations: Option<Vec<SourceAccessConfiguration>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_managed_event_source: Option<SelfManagedEventSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_response_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amazon_managed_kafka_event_source_config: Option<KafkaEventSourceConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_managed_kafka_event_source_config: Option<KafkaEventSourceConfig>,
+    #[serde(
+        rename = "DocumentDBEventSourceConfig",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document_db_event_source_config: Option<DocumentDbEventSourceConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_poller_config: Option<ProvisionedPollerConfig>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilterCriteria {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<Filter>>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Filter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoggingConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScalingConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_concurrency: Option<i32>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<Destination>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<Destination>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Destination {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceAccessConfiguration {
+    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(rename = "URI", skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SelfManagedEventSource {
+    /// Only key Lambda defines: `KAFKA_BOOTSTRAP_SERVERS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Shared shape of `AmazonManagedKafkaEventSourceConfig` and `SelfManagedKafkaEventSourceConfig`
+/// (the latter alone has `ConsumptionMode`).
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct KafkaEventSourceConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_registry_config: Option<SchemaRegistryConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumption_mode: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SchemaRegistryConfig {
+    #[serde(rename = "SchemaRegistryURI", skip_serializing_if = "Option::is_none")]
+    pub schema_registry_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_record_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_configs: Option<Vec<SourceAccessConfiguration>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_validation_configs: Option<Vec<SchemaValidationConfig>>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "PascalCase")]
+pub struct SchemaValidationConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DocumentDbEventSourceConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_document: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProvisionedPollerConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_pollers: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_pollers: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poller_group_name: Option<String>,
+}
+
+/// A mapping as Get, List, Create, Update and Delete return it.
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+pub struct ObservedMapping {
+    #[serde(rename = "UUID")]
+    pub uuid: String,
+    #[serde(rename = "EventSourceMappingArn", default)]
+    pub arn: Option<String>,
+    #[serde(rename = "FunctionArn", default)]
+    pub function_arn: Option<String>,
+    /// Free text in the API model; see [`MappingState`] for how we read it.
+    #[serde(rename = "State", default)]
+    pub state: Option<String>,
+    #[serde(rename = "StateTransitionReason", default)]
+    pub state_transition_reason: Option<String>,
+    /// Epoch seconds with a millisecond fraction.
+    #[serde(rename = "LastModified", default)]
+    pub last_modified: Option<f64>,
+    #[serde(rename = "LastProcessingResult", default)]
+    pub last_processing_result: Option<String>,
+    #[serde(rename = "FilterCriteriaError", default)]
+    pub filter_criteria_error: Option<FilterCriteriaError>,
+    #[serde(flatten)]
+    pub fields: MappingFields,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilterCriteriaError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One page of ListEventSourceMappings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MappingPage {
+    pub mappings: Vec<ObservedMapping>,
+    pub next_marker: Option<String>,
+}
+
+/// Filters for ListEventSourceMappings. Both empty lists every mapping in the region.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListFilter {
+    pub event_source_arn: Option<String>,
+    pub function_name: Option<String>,
+}
+
+/// How we read Lambda's free-text `State` (semantics §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MappingState {
+    Creating,
+    Enabling,
+    Enabled,
+    Disabling,
+    Disabled,
+    Updating,
+    Deleting,
+    /// A value this controller does not know; treated as transitional (keep polling).
+    Other(String),
+}
+
+impl MappingState {
+    pub fn parse(state: Option<&str>) -> Self {
+        match state.unwrap_or("") {
+            "Creating" => Self::Creating,
+            "Enabling" => Self::Enabling,
+            "Enabled" => Self::Enabled,
+            "Disabling" => Self::Disabling,
+            "Disabled" => Self::Disabled,
+            "Updating" => Self::Updating,
+            "Deleting" => Self::Deleting,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// Lambda refuses updates and deletes in these states (ResourceInUse), so we wait them out.
+    pub fn is_transitional(&self) -> bool {
+        !matches!(self, Self::Enabled | Self::Disabled)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Creating => "Creating",
+            Self::Enabling => "Enabling",
+            Self::Enabled => "Enabled",
+            Self::Disabling => "Disabling",
+            Self::Disabled => "Disabled",
+            Self::Updating => "Updating",
+            Self::Deleting => "Deleting",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl ObservedMapping {
+    pub fn state(&self) -> MappingState {
+        MappingState::parse(self.state.as_deref())
+    }
+}

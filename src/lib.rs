@@ -1,0 +1,8 @@
+//! esm-controller: declare AWS Lambda event source mappings as Kubernetes resources.
+//!
+//! Rooms: [`api`] (the CRD), [`lambda`] (the AWS port, adapter and error classification),
+//! [`plan`] (pure decisions), [`controller`] (watch, finalizer, status, events), [`telemetry`].
+
+pub mod api;
+pub mod lambda;
+pub mod plan;

@@ -1,0 +1,408 @@
+//! The decision core: desired + observed → what to do next, and what to report. Pure: no I/O,
+//! no clock, no randomness, so every rule is table-tested.
+//!
+//! One reconcile takes at most one AWS write. After it, the controller re-observes on the next
+//! pass: Lambda's answer to a write is "Creating"/"Updating", not the final state, so there is
+//! nothing more to decide until it settles.
+
+pub mod desired;
+pub mod diff;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::{DeletionPolicy, EventSourceMappingStatus};
+use crate::lambda::types::{MappingFields, MappingState, ObservedMapping};
+pub use desired::{Desired, Field, Owner, SourceKind, SpecError};
+pub use report::Verdict;
+
+/// What the controller found in Lambda for a resource.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observed {
+    /// No mapping exists for this resource (none recorded, none found).
+    Nothing,
+    /// The recorded mapping is gone (deleted outside the controller).
+    Gone { uuid: String },
+    /// The mapping, with its tags when they were read (they are read only when the desired tags
+    /// changed since they last matched).
+    Found {
+        mapping: ObservedMapping,
+        tags: Option<BTreeMap<String, String>>,
+    },
+}
+
+/// The next AWS write, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Create {
+        request: MappingFields,
+    },
+    Update {
+        uuid: String,
+        patch: MappingFields,
+        fields: Vec<Field>,
+        /// Lambda disabled the mapping by itself and the spec says `enabled: true`.
+        reenable: bool,
+    },
+    Retag {
+        arn: String,
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    /// Nothing to send: in sync, waiting for Lambda, or stalled.
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub action: Action,
+    pub verdict: Verdict,
+}
+
+impl Plan {
+    fn new(action: Action, verdict: Verdict) -> Self {
+        Self { action, verdict }
+    }
+}
+
+/// Plans the next step for a live (not deleting) resource.
+pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Observed) -> Plan {
+    let (mapping, tags) = match observed {
+        Observed::Nothing => {
+            return Plan::new(
+                Action::Create {
+                    request: desired.create_request(),
+                },
+                Verdict::progressing("Creating", "creating the event source mapping"),
+            );
+        }
+        Observed::Gone { uuid } => {
+            return Plan::new(
+                Action::Create {
+                    request: desired.create_request(),
+                },
+                Verdict::progressing(
+                    "Recreating",
+                    format!("mapping {uuid} was deleted outside the controller; creating it again"),
+                ),
+            );
+        }
+        Observed::Found { mapping, tags } => (mapping, tags),
+    };
+
+    if let Some(message) = create_only_mismatch(desired, mapping) {
+        return Plan::new(
+            Action::None,
+            Verdict::stalled("CreateOnlyFieldMismatch", message),
+        );
+    }
+
+    let state = mapping.state();
+    if state.is_transitional() {
+        return Plan::new(
+            Action::None,
+            Verdict::progressing(
+                "Waiting",
+                format!(
+                    "waiting for Lambda to finish: the mapping is {}",
+                    state.as_str()
+                ),
+            ),
+        );
+    }
+
+    let applied: BTreeSet<Field> = status
+        .applied_fields
+        .iter()
+        .filter_map(|name| Field::from_wire_name(name))
+        .collect();
+    let mut patch = MappingFields::default();
+    let mut fields = Vec::new();
+    for field in desired.set.iter().copied().filter(|f| *f != Field::Enabled) {
+        if diff::differs(field, &desired.fields, mapping) {
+            diff::put(field, &desired.fields, &mut patch);
+            fields.push(field);
+        }
+    }
+    for field in applied
+        .difference(&desired.set)
+        .copied()
+        .filter(|f| *f != Field::Enabled)
+    {
+        if diff::clear(field, desired.source, mapping, &mut patch) {
+            fields.push(field);
+        }
+    }
+
+    // Lambda does not echo `Enabled`; the state says it (semantics §4.3). Removing
+    // `enabled: false` from the spec means back to the default, enabled.
+    let want_enabled = desired
+        .enabled()
+        .or_else(|| applied.contains(&Field::Enabled).then_some(true));
+    let lambda_initiated = is_lambda_initiated(mapping);
+    let mut reenable = false;
+    match (want_enabled, &state) {
+        (Some(true), MappingState::Disabled) => {
+            patch.enabled = Some(true);
+            fields.push(Field::Enabled);
+            reenable = lambda_initiated;
+        }
+        (Some(false), MappingState::Enabled) => {
+            patch.enabled = Some(false);
+            fields.push(Field::Enabled);
+        }
+        _ => {}
+    }
+
+    if !fields.is_empty() {
+        let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
+        let message = if reenable {
+            format!(
+                "Lambda disabled the mapping ({}); re-enabling it because the spec says enabled: true",
+                mapping
+                    .state_transition_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            )
+        } else {
+            format!("updating {}", names.join(", "))
+        };
+        return Plan::new(
+            Action::Update {
+                uuid: mapping.uuid.clone(),
+                patch,
+                fields,
+                reenable,
+            },
+            Verdict::progressing("Updating", message),
+        );
+    }
+
+    if let (Some(tags), Some(arn)) = (tags, &mapping.arn) {
+        let (add, remove) = tag_changes(&desired.tags, tags);
+        if !add.is_empty() || !remove.is_empty() {
+            return Plan::new(
+                Action::Retag {
+                    arn: arn.clone(),
+                    add,
+                    remove,
+                },
+                Verdict::progressing(
+                    "Tagging",
+                    "bringing the mapping's tags in line with the spec",
+                ),
+            );
+        }
+    }
+
+    let verdict = match (&state, want_enabled) {
+        (MappingState::Enabled, Some(true) | None) | (MappingState::Disabled, Some(false)) => {
+            Verdict::ready(
+                state.as_str(),
+                format!("the mapping is {} and matches the spec", state.as_str()),
+            )
+        }
+        (MappingState::Disabled, None) => {
+            let reason = mapping
+                .state_transition_reason
+                .as_deref()
+                .unwrap_or("no reason given");
+            if lambda_initiated {
+                Verdict::stalled(
+                    "DisabledByLambda",
+                    format!(
+                        "Lambda disabled the mapping ({reason}); fix the cause, then set spec.enabled: true to have it re-enabled"
+                    ),
+                )
+            } else {
+                Verdict::stalled(
+                    "DisabledOutOfBand",
+                    format!(
+                        "the mapping was disabled outside the controller ({reason}); set spec.enabled: true to re-enable it"
+                    ),
+                )
+            }
+        }
+        // Unreachable: a transitional state or a pending enable/disable returned above.
+        _ => Verdict::progressing("Waiting", format!("the mapping is {}", state.as_str())),
+    };
+    Plan::new(Action::None, verdict)
+}
+
+/// A `Disabled` state whose reason does not name a user action: Lambda switched it off.
+/// The reason is free text (semantics §4.4); user actions show up as `USER_INITIATED` or
+/// `User action`, so anything without "user" is taken as Lambda's doing.
+pub fn is_lambda_initiated(mapping: &ObservedMapping) -> bool {
+    mapping.state() == MappingState::Disabled
+        && !mapping
+            .state_transition_reason
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .contains("user")
+}
+
+/// Tags to add or change, and keys to remove. `aws:` tags belong to AWS and are never touched.
+pub fn tag_changes(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let add = desired
+        .iter()
+        .filter(|(k, v)| observed.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = observed
+        .keys()
+        .filter(|k| !k.starts_with("aws:") && !desired.contains_key(*k))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+/// For a mapping we did not create ourselves (adopted), create-only fields may differ from the
+/// spec; Lambda cannot change them, so we stop and say so.
+fn create_only_mismatch(desired: &Desired, mapping: &ObservedMapping) -> Option<String> {
+    let want = &desired.fields;
+    let got = &mapping.fields;
+    let uuid = &mapping.uuid;
+    let explain = |field: &str, have: &dyn std::fmt::Debug, wanted: &dyn std::fmt::Debug| {
+        format!(
+            "mapping {uuid} has {field} {have:?} but the spec asks for {wanted:?}; {field} cannot be changed in Lambda: point the resource at a matching mapping, or delete the mapping so that a new one is created"
+        )
+    };
+    if let (Some(w), Some(g)) = (&want.event_source_arn, &got.event_source_arn)
+        && w != g
+    {
+        return Some(explain("eventSourceARN", g, w));
+    }
+    if let (Some(w), Some(g)) = (&want.topics, &got.topics)
+        && w != g
+    {
+        return Some(explain("topics", g, w));
+    }
+    if let (Some(w), Some(g)) = (&want.queues, &got.queues)
+        && w != g
+    {
+        return Some(explain("queues", g, w));
+    }
+    let brokers = |f: &MappingFields| -> Option<Vec<String>> {
+        let mut list: Vec<String> = f
+            .self_managed_event_source
+            .as_ref()?
+            .endpoints
+            .as_ref()?
+            .values()
+            .flatten()
+            .cloned()
+            .collect();
+        list.sort();
+        Some(list)
+    };
+    if let (Some(w), Some(g)) = (brokers(want), brokers(got))
+        && w != g
+    {
+        return Some(explain("selfManagedEventSource", &g, &w));
+    }
+    let group = |c: &Option<crate::lambda::types::KafkaEventSourceConfig>| {
+        c.as_ref().and_then(|c| c.consumer_group_id.clone())
+    };
+    for (w, g) in [
+        (
+            group(&want.amazon_managed_kafka_event_source_config),
+            group(&got.amazon_managed_kafka_event_source_config),
+        ),
+        (
+            group(&want.self_managed_kafka_event_source_config),
+            group(&got.self_managed_kafka_event_source_config),
+        ),
+    ] {
+        if let (Some(w), Some(g)) = (w, g)
+            && w != g
+        {
+            return Some(explain("consumerGroupID", &g, &w));
+        }
+    }
+    None
+}
+
+/// Whether a mapping found by lookup is ours, may be adopted, or belongs to someone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Tagged with this resource's UID.
+    Ours,
+    /// Created by an earlier resource of the same namespace/name in this cluster (e.g. deleted
+    /// with `Retain` and applied again), or named by the adopt annotation.
+    Adoptable,
+    /// Someone else's: reported, never taken over.
+    Foreign,
+}
+
+pub fn ownership(
+    owner: &Owner,
+    uuid: &str,
+    tags: &BTreeMap<String, String>,
+    adopt_annotation: Option<&str>,
+) -> Ownership {
+    use crate::api::tags as t;
+    if !owner.uid.is_empty() && tags.get(t::OWNER_UID) == Some(&owner.uid) {
+        return Ownership::Ours;
+    }
+    if adopt_annotation == Some(uuid) {
+        return Ownership::Adoptable;
+    }
+    let same_name = tags.get(t::OWNER) == Some(&format!("{}/{}", owner.namespace, owner.name));
+    if same_name && tags.get(t::CLUSTER) == Some(&owner.cluster) {
+        return Ownership::Adoptable;
+    }
+    Ownership::Foreign
+}
+
+/// What to do for a resource that is being deleted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeletePlan {
+    /// Nothing (more) to do in Lambda: remove the finalizer.
+    Release {
+        reason: String,
+    },
+    Delete {
+        uuid: String,
+    },
+    /// Lambda is still busy with the mapping (Creating, Updating, Deleting…).
+    Wait {
+        uuid: String,
+        state: String,
+    },
+}
+
+pub fn plan_delete(policy: DeletionPolicy, observed: &Observed) -> DeletePlan {
+    if policy == DeletionPolicy::Retain {
+        return DeletePlan::Release {
+            reason: "deletionPolicy is Retain: the mapping stays in Lambda".into(),
+        };
+    }
+    match observed {
+        Observed::Nothing => DeletePlan::Release {
+            reason: "no mapping was ever created".into(),
+        },
+        Observed::Gone { uuid } => DeletePlan::Release {
+            reason: format!("mapping {uuid} is deleted"),
+        },
+        Observed::Found { mapping, .. } => {
+            let state = mapping.state();
+            if state.is_transitional() {
+                DeletePlan::Wait {
+                    uuid: mapping.uuid.clone(),
+                    state: state.as_str().to_string(),
+                }
+            } else {
+                DeletePlan::Delete {
+                    uuid: mapping.uuid.clone(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,900 @@
+//! Table tests of the decision core. Observed mappings are written as Lambda's own JSON, with
+//! the defaults and husks real responses carry (semantics §2.3).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::*;
+use crate::api::{self, EventSourceMappingSpec};
+use crate::lambda::types::ObservedMapping;
+
+const NOW: f64 = 1_800_000_000.0;
+const SQS: &str = "arn:aws:sqs:us-east-1:123456789012:orders";
+const KINESIS: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks";
+const MSK: &str = "arn:aws:kafka:us-east-1:123456789012:cluster/c/1";
+const FN_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:handler";
+const UUID: &str = "6d1b2c3a-0000-4000-8000-000000000001";
+
+fn owner() -> Owner {
+    Owner {
+        uid: "uid-1".into(),
+        namespace: "team".into(),
+        name: "orders".into(),
+        cluster: "prod".into(),
+    }
+}
+
+fn spec(v: serde_json::Value) -> EventSourceMappingSpec {
+    serde_json::from_value(v).expect("valid spec")
+}
+
+fn sqs_spec() -> EventSourceMappingSpec {
+    spec(json!({"eventSourceARN": SQS, "functionName": "handler"}))
+}
+
+fn kinesis_spec() -> EventSourceMappingSpec {
+    spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "LATEST"}),
+    )
+}
+
+fn desired(spec: &EventSourceMappingSpec) -> Desired {
+    Desired::from_spec(spec, owner(), Some("us-east-1"), NOW).expect("spec converts")
+}
+
+/// A mapping as Lambda returns it for an SQS source created with defaults.
+fn sqs_observed(extra: serde_json::Value) -> ObservedMapping {
+    let mut base = json!({
+        "UUID": UUID,
+        "EventSourceMappingArn": format!("arn:aws:lambda:us-east-1:123456789012:event-source-mapping:{UUID}"),
+        "EventSourceArn": SQS,
+        "FunctionArn": FN_ARN,
+        "State": "Enabled",
+        "StateTransitionReason": "USER_INITIATED",
+        "LastModified": 1_700_000_000.123,
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 0,
+        "FunctionResponseTypes": [],
+    });
+    merge(&mut base, extra);
+    serde_json::from_value(base).unwrap()
+}
+
+/// A Kinesis mapping with every default Lambda fills, including the empty OnFailure husk.
+fn kinesis_observed(extra: serde_json::Value) -> ObservedMapping {
+    let mut base = json!({
+        "UUID": UUID,
+        "EventSourceMappingArn": format!("arn:aws:lambda:us-east-1:123456789012:event-source-mapping:{UUID}"),
+        "EventSourceArn": KINESIS,
+        "FunctionArn": FN_ARN,
+        "State": "Enabled",
+        "StateTransitionReason": "User action",
+        "StartingPosition": "LATEST",
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 0,
+        "ParallelizationFactor": 1,
+        "DestinationConfig": {"OnFailure": {}},
+        "MaximumRecordAgeInSeconds": -1,
+        "BisectBatchOnFunctionError": false,
+        "MaximumRetryAttempts": -1,
+        "TumblingWindowInSeconds": 0,
+        "FunctionResponseTypes": [],
+    });
+    merge(&mut base, extra);
+    serde_json::from_value(base).unwrap()
+}
+
+fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
+    if let serde_json::Value::Object(extra) = extra {
+        for (k, v) in extra {
+            base[k] = v;
+        }
+    }
+}
+
+fn found(mapping: ObservedMapping) -> Observed {
+    Observed::Found {
+        mapping,
+        tags: None,
+    }
+}
+
+fn status_with_applied(fields: &[&str]) -> EventSourceMappingStatus {
+    EventSourceMappingStatus {
+        uuid: Some(UUID.into()),
+        applied_fields: fields.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn plan_for(spec: &EventSourceMappingSpec, observed: &Observed) -> Plan {
+    plan(&desired(spec), &status_with_applied(&[]), observed)
+}
+
+/// The update's wire body, to check exactly what would be sent.
+fn update_body(plan: &Plan) -> serde_json::Value {
+    match &plan.action {
+        Action::Update { patch, .. } => serde_json::to_value(patch).unwrap(),
+        other => panic!("expected an update, got {other:?}"),
+    }
+}
+
+#[test]
+fn nothing_observed_creates_with_only_spec_fields_and_ownership_tags() {
+    let s = spec(
+        json!({"eventSourceARN": MSK, "functionName": "handler", "startingPosition": "TRIM_HORIZON", "topics": ["orders"], "tags": {"team": "payments"}}),
+    );
+    let p = plan_for(&s, &Observed::Nothing);
+    let Action::Create { request } = &p.action else {
+        panic!("{p:?}")
+    };
+    let body = serde_json::to_value(request).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "EventSourceArn": MSK,
+            "FunctionName": "handler",
+            "StartingPosition": "TRIM_HORIZON",
+            "Topics": ["orders"],
+            "Tags": {
+                "team": "payments",
+                "esm-controller.dev/owner-uid": "uid-1",
+                "esm-controller.dev/owner": "team/orders",
+                "esm-controller.dev/cluster": "prod",
+            }
+        }),
+        "no default is sent explicitly: R7 forbids sending a batching window for Kafka"
+    );
+    assert_eq!(p.verdict.reason(), "Creating");
+    assert!(matches!(p.verdict, Verdict::Progressing { .. }));
+}
+
+#[test]
+fn a_mapping_deleted_out_of_band_is_recreated() {
+    let p = plan_for(&sqs_spec(), &Observed::Gone { uuid: UUID.into() });
+    assert!(matches!(p.action, Action::Create { .. }));
+    assert_eq!(p.verdict.reason(), "Recreating");
+    assert!(p.verdict.message().contains(UUID));
+}
+
+#[test]
+fn defaults_filled_by_lambda_are_not_drift() {
+    // Spec sets nothing but source and function; Lambda filled every default (peers bugs 1-3, 22).
+    for (s, observed) in [
+        (sqs_spec(), sqs_observed(json!({}))),
+        (kinesis_spec(), kinesis_observed(json!({}))),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"DestinationConfig": {"OnFailure": {"Destination": ""}}})),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"DestinationConfig": null})),
+        ),
+        (
+            sqs_spec(),
+            sqs_observed(json!({"Topics": [], "Queues": [], "FunctionResponseTypes": null})),
+        ),
+    ] {
+        let p = plan_for(&s, &found(observed.clone()));
+        assert_eq!(p.action, Action::None, "{observed:?}");
+        assert!(p.verdict.is_ready(), "{:?}", p.verdict);
+    }
+}
+
+#[test]
+fn spec_values_equal_to_defaults_compare_exactly() {
+    let s = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "LATEST",
+        "batchSize": 100, "maximumRetryAttempts": -1, "maximumRecordAgeInSeconds": -1, "bisectBatchOnFunctionError": false,
+        "tumblingWindowInSeconds": 0, "parallelizationFactor": 1, "functionResponseTypes": []}),
+    );
+    let p = plan_for(&s, &found(kinesis_observed(json!({}))));
+    assert_eq!(p.action, Action::None);
+    assert!(p.verdict.is_ready());
+}
+
+#[test]
+fn function_name_forms_match_the_reported_arn() {
+    let cases = [
+        ("handler", FN_ARN, true),
+        ("123456789012:function:handler", FN_ARN, true),
+        ("us-east-1:123456789012:function:handler", FN_ARN, true),
+        (FN_ARN, FN_ARN, true),
+        ("handler:$LATEST", FN_ARN, true),
+        ("handler", &format!("{FN_ARN}:$LATEST"), true),
+        ("handler:live", &format!("{FN_ARN}:live"), true),
+        ("handler", &format!("{FN_ARN}:live"), false),
+        ("handler:live", FN_ARN, false),
+        ("handler:live", &format!("{FN_ARN}:blue"), false),
+        ("other", FN_ARN, false),
+        ("999999999999:function:handler", FN_ARN, false),
+        (
+            "arn:aws:lambda:eu-west-1:123456789012:function:handler",
+            FN_ARN,
+            false,
+        ),
+        (
+            "arn:aws-cn:lambda:us-east-1:123456789012:function:handler",
+            FN_ARN,
+            false,
+        ),
+        ("Handler", FN_ARN, false),
+    ];
+    for (spec_name, arn, want) in cases {
+        assert_eq!(
+            diff::function_matches(spec_name, arn),
+            want,
+            "{spec_name} vs {arn}"
+        );
+    }
+}
+
+#[test]
+fn function_change_is_an_update_not_a_replacement() {
+    let s = spec(json!({"eventSourceARN": SQS, "functionName": "handler:live"}));
+    let p = plan_for(&s, &found(sqs_observed(json!({}))));
+    assert_eq!(update_body(&p), json!({"FunctionName": "handler:live"}));
+}
+
+#[test]
+fn filter_patterns_compare_as_json_sets() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "filterCriteria": {"filters": [
+            {"pattern": "{\"body\": {\"type\": [\"order\"], \"size\": [{\"numeric\": [\">\", 10]}]}}"},
+            {"pattern": "{\"attributes\":{\"x\":[\"y\"]}}"}
+        ]}}),
+    );
+    // Same filters, other order, other key order, other whitespace.
+    let same = sqs_observed(json!({"FilterCriteria": {"Filters": [
+        {"Pattern": "{\"attributes\": {\"x\": [\"y\"]}}"},
+        {"Pattern": "{\"body\":{\"size\":[{\"numeric\":[\">\",10]}],\"type\":[\"order\"]}}"}
+    ]}}));
+    assert_eq!(plan_for(&s, &found(same)).action, Action::None);
+
+    let different = sqs_observed(json!({"FilterCriteria": {"Filters": [
+        {"Pattern": "{\"attributes\": {\"x\": [\"z\"]}}"},
+        {"Pattern": "{\"body\":{\"size\":[{\"numeric\":[\">\",10]}],\"type\":[\"order\"]}}"}
+    ]}}));
+    let body = update_body(&plan_for(&s, &found(different)));
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["FilterCriteria"]
+    );
+    assert_eq!(
+        body["FilterCriteria"]["Filters"].as_array().unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn empty_filter_forms_are_all_no_filters() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "filterCriteria": {"filters": []}}),
+    );
+    for fc in [json!(null), json!({}), json!({"Filters": []})] {
+        let p = plan_for(&s, &found(sqs_observed(json!({"FilterCriteria": fc}))));
+        assert_eq!(p.action, Action::None, "{fc}");
+    }
+}
+
+#[test]
+fn kms_decrypt_errors_do_not_cause_an_endless_filter_diff() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "kmsKeyARN": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "filterCriteria": {"filters": [{"pattern": "{\"a\":[1]}"}]}}),
+    );
+    let observed = sqs_observed(
+        json!({"KMSKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "FilterCriteriaError": {"ErrorCode": "KMSAccessDeniedException", "Message": "no kms:Decrypt"}}),
+    );
+    assert_eq!(plan_for(&s, &found(observed)).action, Action::None);
+}
+
+#[test]
+fn drift_updates_only_the_fields_that_differ() {
+    let s = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "LATEST",
+        "batchSize": 500, "parallelizationFactor": 2, "maximumRetryAttempts": 3,
+        "destinationConfig": {"onFailure": {"destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}}),
+    );
+    let observed = kinesis_observed(
+        json!({"BatchSize": 250, "ParallelizationFactor": 2, "MaximumRetryAttempts": 3,
+        "DestinationConfig": {"OnFailure": {}}}),
+    );
+    let p = plan_for(&s, &found(observed));
+    assert_eq!(
+        update_body(&p),
+        json!({"BatchSize": 500, "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}})
+    );
+    let Action::Update {
+        fields, reenable, ..
+    } = &p.action
+    else {
+        unreachable!()
+    };
+    assert_eq!(fields, &[Field::BatchSize, Field::DestinationConfig]);
+    assert!(!reenable);
+    assert_eq!(p.verdict.reason(), "Updating");
+}
+
+#[test]
+fn zero_is_a_value_not_unset() {
+    // Terraform PR 12479: maximum_retry_attempts = 0 could not be expressed.
+    let s = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "LATEST",
+        "maximumRetryAttempts": 0, "tumblingWindowInSeconds": 0}),
+    );
+    let p = plan_for(&s, &found(kinesis_observed(json!({}))));
+    assert_eq!(update_body(&p), json!({"MaximumRetryAttempts": 0}));
+}
+
+#[test]
+fn removed_settings_are_cleared_with_explicit_values() {
+    // The spec used to set these (status.appliedFields) and no longer does.
+    let cases: Vec<(
+        EventSourceMappingSpec,
+        ObservedMapping,
+        &str,
+        serde_json::Value,
+    )> = vec![
+        (
+            sqs_spec(),
+            sqs_observed(json!({"FilterCriteria": {"Filters": [{"Pattern": "{\"a\":[1]}"}]}})),
+            "FilterCriteria",
+            json!({"FilterCriteria": {"Filters": []}}),
+        ),
+        (
+            sqs_spec(),
+            sqs_observed(json!({"ScalingConfig": {"MaximumConcurrency": 5}})),
+            "ScalingConfig",
+            json!({"ScalingConfig": {}}),
+        ),
+        (
+            sqs_spec(),
+            sqs_observed(json!({"KMSKeyArn": "arn:aws:kms:us-east-1:1:key/k"})),
+            "KMSKeyArn",
+            json!({"KMSKeyArn": ""}),
+        ),
+        (
+            sqs_spec(),
+            sqs_observed(json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]})),
+            "FunctionResponseTypes",
+            json!({"FunctionResponseTypes": []}),
+        ),
+        (
+            sqs_spec(),
+            sqs_observed(json!({"MetricsConfig": {"Metrics": ["EventCount"]}})),
+            "MetricsConfig",
+            json!({"MetricsConfig": {"Metrics": []}}),
+        ),
+        (
+            sqs_spec(),
+            sqs_observed(json!({"BatchSize": 50})),
+            "BatchSize",
+            json!({"BatchSize": 10}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"BatchSize": 50})),
+            "BatchSize",
+            json!({"BatchSize": 100}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(
+                json!({"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:1:dlq"}}}),
+            ),
+            "DestinationConfig",
+            json!({"DestinationConfig": {"OnFailure": {"Destination": ""}}}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"MaximumRetryAttempts": 5})),
+            "MaximumRetryAttempts",
+            json!({"MaximumRetryAttempts": -1}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"MaximumRecordAgeInSeconds": 600})),
+            "MaximumRecordAgeInSeconds",
+            json!({"MaximumRecordAgeInSeconds": -1}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"ParallelizationFactor": 4})),
+            "ParallelizationFactor",
+            json!({"ParallelizationFactor": 1}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"BisectBatchOnFunctionError": true})),
+            "BisectBatchOnFunctionError",
+            json!({"BisectBatchOnFunctionError": false}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"TumblingWindowInSeconds": 60})),
+            "TumblingWindowInSeconds",
+            json!({"TumblingWindowInSeconds": 0}),
+        ),
+        (
+            kinesis_spec(),
+            kinesis_observed(json!({"MaximumBatchingWindowInSeconds": 5})),
+            "MaximumBatchingWindowInSeconds",
+            json!({"MaximumBatchingWindowInSeconds": 0}),
+        ),
+    ];
+    for (s, observed, field, want) in cases {
+        let p = plan(
+            &desired(&s),
+            &status_with_applied(&[field]),
+            &found(observed),
+        );
+        assert_eq!(update_body(&p), want, "clearing {field}");
+    }
+}
+
+#[test]
+fn removed_settings_already_at_default_need_no_update() {
+    let p = plan(
+        &desired(&kinesis_spec()),
+        &status_with_applied(&["BatchSize", "DestinationConfig", "FilterCriteria"]),
+        &found(kinesis_observed(json!({}))),
+    );
+    assert_eq!(p.action, Action::None);
+}
+
+#[test]
+fn the_kafka_500ms_batching_window_is_never_overwritten() {
+    // R7: once sent, Lambda can never go back to its 500 ms default; removing the field from the
+    // spec must not send 0 or anything else.
+    let s = spec(
+        json!({"eventSourceARN": MSK, "functionName": "handler", "startingPosition": "LATEST", "topics": ["t"]}),
+    );
+    let observed: ObservedMapping = serde_json::from_value(json!({"UUID": UUID, "EventSourceArn": MSK, "FunctionArn": FN_ARN,
+        "State": "Enabled", "Topics": ["t"], "BatchSize": 100, "MaximumBatchingWindowInSeconds": 5})).unwrap();
+    let p = plan(
+        &desired(&s),
+        &status_with_applied(&["MaximumBatchingWindowInSeconds"]),
+        &found(observed),
+    );
+    assert_eq!(p.action, Action::None);
+}
+
+#[test]
+fn fields_the_spec_never_set_are_left_alone() {
+    // Console changed the batch size; the spec never set it: not ours to correct (semantics §6).
+    let p = plan_for(
+        &sqs_spec(),
+        &found(sqs_observed(
+            json!({"BatchSize": 7, "ScalingConfig": {"MaximumConcurrency": 3}}),
+        )),
+    );
+    assert_eq!(p.action, Action::None);
+}
+
+#[test]
+fn busy_states_wait_without_writing() {
+    for state in [
+        "Creating",
+        "Updating",
+        "Enabling",
+        "Disabling",
+        "Deleting",
+        "SomethingNew",
+        "",
+    ] {
+        let s = spec(json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 5}));
+        let p = plan_for(&s, &found(sqs_observed(json!({"State": state}))));
+        assert_eq!(p.action, Action::None, "{state}");
+        assert!(
+            matches!(p.verdict, Verdict::Progressing { .. }),
+            "{state}: {:?}",
+            p.verdict
+        );
+        assert_eq!(p.verdict.reason(), "Waiting");
+    }
+}
+
+#[test]
+fn lambda_initiated_disable_is_reported_not_reverted_when_enabled_is_unset() {
+    let observed = sqs_observed(
+        json!({"State": "Disabled", "StateTransitionReason": "PROBLEM: Lambda initiated: function role lacks sqs:ReceiveMessage"}),
+    );
+    let p = plan_for(&sqs_spec(), &found(observed));
+    assert_eq!(p.action, Action::None);
+    assert_eq!(p.verdict.reason(), "DisabledByLambda");
+    assert!(matches!(p.verdict, Verdict::Stalled { .. }));
+    assert!(p.verdict.message().contains("sqs:ReceiveMessage"));
+}
+
+#[test]
+fn lambda_initiated_disable_is_reverted_when_the_spec_says_enabled() {
+    let s = spec(json!({"eventSourceARN": SQS, "functionName": "handler", "enabled": true}));
+    let observed =
+        sqs_observed(json!({"State": "Disabled", "StateTransitionReason": "Lambda initiated"}));
+    let p = plan_for(&s, &found(observed));
+    assert_eq!(update_body(&p), json!({"Enabled": true}));
+    let Action::Update { reenable, .. } = p.action else {
+        unreachable!()
+    };
+    assert!(reenable);
+}
+
+#[test]
+fn user_disable_outside_the_controller_is_reported() {
+    let observed =
+        sqs_observed(json!({"State": "Disabled", "StateTransitionReason": "USER_INITIATED"}));
+    let p = plan_for(&sqs_spec(), &found(observed));
+    assert_eq!(p.action, Action::None);
+    assert_eq!(p.verdict.reason(), "DisabledOutOfBand");
+}
+
+#[test]
+fn enabled_follows_the_state_both_ways() {
+    let off = spec(json!({"eventSourceARN": SQS, "functionName": "handler", "enabled": false}));
+    assert_eq!(
+        update_body(&plan_for(&off, &found(sqs_observed(json!({}))))),
+        json!({"Enabled": false})
+    );
+    let p = plan_for(
+        &off,
+        &found(sqs_observed(
+            json!({"State": "Disabled", "StateTransitionReason": "USER_INITIATED"}),
+        )),
+    );
+    assert_eq!(p.action, Action::None);
+    assert!(
+        p.verdict.is_ready(),
+        "Disabled is Ready when enabled: false"
+    );
+    // Removing `enabled: false` from the spec re-enables.
+    let p = plan(
+        &desired(&sqs_spec()),
+        &status_with_applied(&["Enabled"]),
+        &found(sqs_observed(
+            json!({"State": "Disabled", "StateTransitionReason": "USER_INITIATED"}),
+        )),
+    );
+    assert_eq!(update_body(&p), json!({"Enabled": true}));
+}
+
+#[test]
+fn set_like_lists_ignore_order_and_update_omits_virtual_host() {
+    let mq = "arn:aws:mq:us-east-1:123456789012:broker:b:b-1";
+    let s = spec(
+        json!({"eventSourceARN": mq, "functionName": "handler", "queues": ["q"], "sourceAccessConfigurations": [
+        {"type": "BASIC_AUTH", "uri": "arn:aws:secretsmanager:us-east-1:1:secret:a"},
+        {"type": "VIRTUAL_HOST", "uri": "/prod"}]}),
+    );
+    let observed = |sac: serde_json::Value| -> ObservedMapping {
+        serde_json::from_value(
+            json!({"UUID": UUID, "EventSourceArn": mq, "FunctionArn": FN_ARN, "State": "Enabled",
+            "Queues": ["q"], "BatchSize": 100, "SourceAccessConfigurations": sac}),
+        )
+        .unwrap()
+    };
+    let same = observed(
+        json!([{"Type": "VIRTUAL_HOST", "URI": "/prod"}, {"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:a"}]),
+    );
+    assert_eq!(plan_for(&s, &found(same)).action, Action::None);
+    let other = observed(
+        json!([{"Type": "VIRTUAL_HOST", "URI": "/prod"}, {"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:old"}]),
+    );
+    assert_eq!(
+        update_body(&plan_for(&s, &found(other))),
+        json!({"SourceAccessConfigurations": [{"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:a"}]})
+    );
+}
+
+#[test]
+fn provisioned_pollers_compare_only_the_bounds_given() {
+    let s = spec(
+        json!({"eventSourceARN": MSK, "functionName": "handler", "startingPosition": "LATEST", "topics": ["t"],
+        "provisionedPollerConfig": {"minimumPollers": 2}}),
+    );
+    let observed = |min: i32| -> ObservedMapping {
+        serde_json::from_value(json!({"UUID": UUID, "EventSourceArn": MSK, "FunctionArn": FN_ARN, "State": "Enabled",
+            "Topics": ["t"], "ProvisionedPollerConfig": {"MinimumPollers": min, "MaximumPollers": 200}})).unwrap()
+    };
+    assert_eq!(plan_for(&s, &found(observed(2))).action, Action::None);
+    assert_eq!(
+        update_body(&plan_for(&s, &found(observed(1)))),
+        json!({"ProvisionedPollerConfig": {"MinimumPollers": 2}})
+    );
+}
+
+#[test]
+fn kafka_config_updates_send_only_the_schema_registry() {
+    let s = spec(
+        json!({"eventSourceARN": MSK, "functionName": "handler", "startingPosition": "LATEST", "topics": ["t"],
+        "amazonManagedKafkaEventSourceConfig": {"consumerGroupID": "g1", "schemaRegistryConfig": {"schemaRegistryURI": "arn:aws:glue:us-east-1:1:registry/r", "eventRecordFormat": "JSON"}}}),
+    );
+    let observed: ObservedMapping = serde_json::from_value(
+        json!({"UUID": UUID, "EventSourceArn": MSK, "FunctionArn": FN_ARN, "State": "Enabled",
+        "Topics": ["t"], "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "g1"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        update_body(&plan_for(&s, &found(observed))),
+        json!({"AmazonManagedKafkaEventSourceConfig": {"SchemaRegistryConfig": {"SchemaRegistryURI": "arn:aws:glue:us-east-1:1:registry/r", "EventRecordFormat": "JSON"}}})
+    );
+}
+
+#[test]
+fn updates_never_carry_create_only_fields() {
+    let s = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "other", "startingPosition": "AT_TIMESTAMP",
+        "startingPositionTimestamp": "2026-01-01T00:00:00Z", "batchSize": 7, "tags": {"a": "b"}}),
+    );
+    let body = update_body(&plan_for(
+        &s,
+        &found(kinesis_observed(
+            json!({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1767225600.0}),
+        )),
+    ));
+    for create_only in [
+        "EventSourceArn",
+        "StartingPosition",
+        "StartingPositionTimestamp",
+        "Topics",
+        "Queues",
+        "SelfManagedEventSource",
+        "Tags",
+    ] {
+        assert!(body.get(create_only).is_none(), "{create_only} in {body}");
+    }
+    assert_eq!(body, json!({"FunctionName": "other", "BatchSize": 7}));
+}
+
+#[test]
+fn adopted_mapping_with_another_source_stalls() {
+    let other = sqs_observed(json!({"EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:other"}));
+    let p = plan_for(&sqs_spec(), &found(other));
+    assert_eq!(p.action, Action::None);
+    assert_eq!(p.verdict.reason(), "CreateOnlyFieldMismatch");
+    assert!(p.verdict.message().contains("eventSourceARN"));
+}
+
+#[test]
+fn tags_converge_without_touching_aws_tags() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "tags": {"team": "payments", "env": "prod"}}),
+    );
+    let mut tags: BTreeMap<String, String> = owner().tags();
+    tags.insert("team".into(), "old".into());
+    tags.insert("stale".into(), "x".into());
+    tags.insert("aws:cloudformation:stack-name".into(), "s".into());
+    let p = plan_for(
+        &s,
+        &Observed::Found {
+            mapping: sqs_observed(json!({})),
+            tags: Some(tags),
+        },
+    );
+    let Action::Retag { add, remove, arn } = &p.action else {
+        panic!("{p:?}")
+    };
+    assert!(arn.ends_with(UUID));
+    assert_eq!(
+        add,
+        &BTreeMap::from([
+            ("env".to_string(), "prod".to_string()),
+            ("team".to_string(), "payments".to_string())
+        ])
+    );
+    assert_eq!(remove, &["stale".to_string()]);
+
+    let mut matching = owner().tags();
+    matching.extend([
+        ("team".to_string(), "payments".to_string()),
+        ("env".to_string(), "prod".to_string()),
+        ("aws:x".to_string(), "y".to_string()),
+    ]);
+    let p = plan_for(
+        &s,
+        &Observed::Found {
+            mapping: sqs_observed(json!({})),
+            tags: Some(matching),
+        },
+    );
+    assert_eq!(p.action, Action::None);
+    assert!(p.verdict.is_ready());
+}
+
+#[test]
+fn a_removed_ownership_tag_is_restored() {
+    let p = plan_for(
+        &sqs_spec(),
+        &Observed::Found {
+            mapping: sqs_observed(json!({})),
+            tags: Some(BTreeMap::new()),
+        },
+    );
+    let Action::Retag { add, .. } = &p.action else {
+        panic!("{p:?}")
+    };
+    assert_eq!(
+        add.get(api::tags::OWNER_UID).map(String::as_str),
+        Some("uid-1")
+    );
+}
+
+#[test]
+fn ownership_is_decided_by_tags_and_the_adopt_annotation() {
+    let o = owner();
+    let ours = o.tags();
+    assert_eq!(ownership(&o, UUID, &ours, None), Ownership::Ours);
+    // An earlier incarnation of the same resource (deleted with Retain, applied again).
+    let mut earlier = o.tags();
+    earlier.insert(api::tags::OWNER_UID.into(), "old-uid".into());
+    assert_eq!(ownership(&o, UUID, &earlier, None), Ownership::Adoptable);
+    // Same name in another cluster: not ours.
+    let mut elsewhere = earlier.clone();
+    elsewhere.insert(api::tags::CLUSTER.into(), "staging".into());
+    assert_eq!(ownership(&o, UUID, &elsewhere, None), Ownership::Foreign);
+    // Untagged (made by hand or by another tool): foreign unless the user names it.
+    assert_eq!(
+        ownership(&o, UUID, &BTreeMap::new(), None),
+        Ownership::Foreign
+    );
+    assert_eq!(
+        ownership(&o, UUID, &BTreeMap::new(), Some(UUID)),
+        Ownership::Adoptable
+    );
+    assert_eq!(
+        ownership(&o, UUID, &BTreeMap::new(), Some("another-uuid")),
+        Ownership::Foreign
+    );
+}
+
+#[test]
+fn deletion_plans() {
+    let enabled = found(sqs_observed(json!({})));
+    assert_eq!(
+        plan_delete(DeletionPolicy::Delete, &enabled),
+        DeletePlan::Delete { uuid: UUID.into() }
+    );
+    assert!(matches!(
+        plan_delete(DeletionPolicy::Retain, &enabled),
+        DeletePlan::Release { .. }
+    ));
+    for state in ["Creating", "Updating", "Deleting", "Enabling"] {
+        assert_eq!(
+            plan_delete(
+                DeletionPolicy::Delete,
+                &found(sqs_observed(json!({"State": state})))
+            ),
+            DeletePlan::Wait {
+                uuid: UUID.into(),
+                state: state.into()
+            }
+        );
+    }
+    assert!(matches!(
+        plan_delete(
+            DeletionPolicy::Delete,
+            &Observed::Gone { uuid: UUID.into() }
+        ),
+        DeletePlan::Release { .. }
+    ));
+    assert!(matches!(
+        plan_delete(DeletionPolicy::Delete, &Observed::Nothing),
+        DeletePlan::Release { .. }
+    ));
+}
+
+#[test]
+fn spec_errors_name_the_field() {
+    let bad_pattern = spec(
+        json!({"eventSourceARN": SQS, "functionName": "f", "filterCriteria": {"filters": [{"pattern": "{not json"}]}}),
+    );
+    let err = Desired::from_spec(&bad_pattern, owner(), Some("us-east-1"), NOW).unwrap_err();
+    assert_eq!(err.field, "filterCriteria.filters");
+
+    let future = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "2099-01-01T00:00:00Z"}),
+    );
+    let err = Desired::from_spec(&future, owner(), Some("us-east-1"), NOW).unwrap_err();
+    assert_eq!(err.field, "startingPositionTimestamp");
+    assert!(err.message.contains("future"));
+
+    let garbled = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "yesterday"}),
+    );
+    assert_eq!(
+        Desired::from_spec(&garbled, owner(), Some("us-east-1"), NOW)
+            .unwrap_err()
+            .field,
+        "startingPositionTimestamp"
+    );
+
+    let err = Desired::from_spec(&sqs_spec(), owner(), None, NOW).unwrap_err();
+    assert_eq!(err.field, "region");
+    assert_eq!(
+        Desired::from_spec(
+            &spec(json!({"functionName": "f"})),
+            owner(),
+            Some("us-east-1"),
+            NOW
+        )
+        .unwrap_err()
+        .field,
+        "eventSourceARN"
+    );
+}
+
+#[test]
+fn timestamps_go_to_the_wire_as_epoch_seconds() {
+    let s = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "2026-01-01T00:00:00Z"}),
+    );
+    assert_eq!(
+        desired(&s).fields.starting_position_timestamp,
+        Some(1_767_225_600.0)
+    );
+}
+
+#[test]
+fn region_defaults_to_the_controller_and_spec_wins() {
+    assert_eq!(desired(&sqs_spec()).region, "us-east-1");
+    let s = spec(json!({"eventSourceARN": SQS, "functionName": "f", "region": "eu-west-1"}));
+    assert_eq!(desired(&s).region, "eu-west-1");
+}
+
+#[test]
+fn source_kinds_from_arns() {
+    let cases = [
+        (json!({"eventSourceARN": SQS}), SourceKind::SqsStandard),
+        (
+            json!({"eventSourceARN": "arn:aws:sqs:us-east-1:1:q.fifo"}),
+            SourceKind::SqsFifo,
+        ),
+        (json!({"eventSourceARN": KINESIS}), SourceKind::Kinesis),
+        (
+            json!({"eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/2024"}),
+            SourceKind::DynamoDb,
+        ),
+        (json!({"eventSourceARN": MSK}), SourceKind::Msk),
+        (
+            json!({"eventSourceARN": "arn:aws:mq:us-east-1:1:broker:b:id"}),
+            SourceKind::Mq,
+        ),
+        (
+            json!({"eventSourceARN": "arn:aws:rds:us-east-1:1:cluster:docs"}),
+            SourceKind::DocumentDb,
+        ),
+        (
+            json!({"selfManagedEventSource": {"endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["b:9092"]}}}),
+            SourceKind::SelfManagedKafka,
+        ),
+    ];
+    for (mut v, want) in cases {
+        v["functionName"] = json!("f");
+        assert_eq!(SourceKind::of(&spec(v.clone())), want, "{v}");
+    }
+}
+
+#[test]
+fn tags_digest_changes_with_any_tag() {
+    let a = desired(&spec(
+        json!({"eventSourceARN": SQS, "functionName": "f", "tags": {"a": "1"}}),
+    ));
+    let b = desired(&spec(
+        json!({"eventSourceARN": SQS, "functionName": "f", "tags": {"a": "2"}}),
+    ));
+    let c = desired(&spec(
+        json!({"eventSourceARN": SQS, "functionName": "f", "tags": {"a1": ""}}),
+    ));
+    assert_ne!(a.tags_digest(), b.tags_digest());
+    assert_ne!(a.tags_digest(), c.tags_digest());
+    assert_eq!(
+        a.tags_digest(),
+        desired(&spec(
+            json!({"eventSourceARN": SQS, "functionName": "f", "tags": {"a": "1"}})
+        ))
+        .tags_digest()
+    );
+}
