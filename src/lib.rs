@@ -5,4 +5,5 @@
 
 pub mod api;
 pub mod lambda;
+pub mod controller;
 pub mod plan;

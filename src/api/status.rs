@@ -43,6 +43,10 @@ pub struct EventSourceMappingStatus {
     /// the spec, the controller clears it in Lambda instead of leaving the old value behind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_fields: Vec<String>,
+    /// Digest of the tags last confirmed on the mapping; tags are read from Lambda again only
+    /// when the spec's tags change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags_digest: Option<String>,
     /// Set just before the controller asks Lambda to create the mapping, cleared once the UUID
     /// is recorded. If the controller stops in between, the next run looks for the mapping it
     /// may have created (by its ownership tag) instead of creating a second one.

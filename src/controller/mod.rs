@@ -1,0 +1,199 @@
+//! The controller: watch, finalizer, status, events, requeue. The decisions live in
+//! [`crate::plan`]; this module observes, acts and reports around them.
+
+mod backoff;
+mod observe;
+mod reconcile;
+mod report;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{Controller, controller::Action, watcher};
+use kube::{Api, Client, ResourceExt};
+
+pub use backoff::{Backoff, Track};
+pub use reconcile::reconcile;
+
+use crate::api::EventSourceMapping;
+use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
+
+/// The controller's errors. Lambda errors that a reconcile can explain to the user become
+/// conditions instead; what reaches here is retried with per-object backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Lambda(#[from] LambdaError),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// Not a failure: the mapping is being deleted (or is busy) and the finalizer must wait.
+    #[error("waiting for mapping {uuid} to be deleted (state {state})")]
+    DeletionInProgress { uuid: String, state: String },
+    #[error("invalid object: {0}")]
+    InvalidObject(&'static str),
+}
+
+impl Error {
+    /// A bounded label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Lambda(e) => e.kind.as_str(),
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.category(),
+                _ => "finalizer",
+            },
+            Error::DeletionInProgress { .. } => "deleting",
+            Error::InvalidObject(_) => "invalid_object",
+        }
+    }
+
+    /// The domain error inside a finalizer error (so metrics and events see the real cause).
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.root(),
+                _ => self,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Tunables, from flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Written into every mapping's ownership tags; distinguishes clusters sharing an account.
+    pub cluster_name: String,
+    /// Region for resources without `spec.region`.
+    pub default_region: Option<String>,
+    /// Periodic re-check of in-sync mappings (drift detection without Kubernetes events).
+    pub resync: Duration,
+    /// Re-check interval for stalled resources (function missing, invalid, foreign conflict).
+    pub stalled_recheck: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cluster_name: "default".into(),
+            default_region: None,
+            resync: Duration::from_secs(300),
+            stalled_recheck: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context<L> {
+    pub client: Client,
+    pub lambda: L,
+    /// One recorder for all events, so that repeats aggregate into series.
+    pub recorder: Recorder,
+    pub settings: Settings,
+    pub backoff: Backoff,
+}
+
+impl<L: LambdaPort> Context<L> {
+    pub fn new(client: Client, lambda: L, settings: Settings) -> Self {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "esm-controller".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        );
+        Self {
+            client,
+            lambda,
+            recorder,
+            settings,
+            backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(30)),
+        }
+    }
+}
+
+fn object_key(esm: &EventSourceMapping) -> String {
+    format!("{}/{}", esm.namespace().unwrap_or_default(), esm.name_any())
+}
+
+/// Requeue policy for errors that escaped the reconcile.
+pub fn error_policy<L: LambdaPort>(esm: Arc<EventSourceMapping>, error: &Error, ctx: Arc<Context<L>>) -> Action {
+    let key = object_key(&esm);
+    match error.root() {
+        Error::DeletionInProgress { .. } => Action::requeue(ctx.backoff.next(&key, Track::Busy)),
+        Error::Lambda(e) if e.kind == ErrorKind::Busy => Action::requeue(ctx.backoff.next(&key, Track::Busy)),
+        root => {
+            let mut delay = ctx.backoff.next(&key, Track::Error);
+            if let Error::Lambda(LambdaError {
+                retry_after: Some(after),
+                ..
+            }) = root
+            {
+                delay = delay.max(*after);
+            }
+            tracing::warn!(
+                namespace = esm.namespace().unwrap_or_default(),
+                name = esm.name_any(),
+                category = error.category(),
+                error = %root,
+                retry_in_ms = delay.as_millis() as u64,
+                "reconcile failed"
+            );
+            Action::requeue(delay)
+        }
+    }
+}
+
+/// Which resources to watch.
+#[derive(Clone, Debug, Default)]
+pub struct WatchScope {
+    /// Namespaces to watch; empty watches all.
+    pub namespaces: Vec<String>,
+    pub label_selector: Option<String>,
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run<L: LambdaPort>(
+    ctx: Arc<Context<L>>,
+    scope: WatchScope,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let mut config = watcher::Config::default().any_semantic();
+    if let Some(selector) = &scope.label_selector {
+        config = config.labels(selector);
+    }
+    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    let apis: Vec<Api<EventSourceMapping>> = if scope.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        scope
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    let controllers = apis.into_iter().map(|api| {
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        Controller::new(api, config.clone())
+            .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+            .graceful_shutdown_on(shutdown)
+            .run(reconcile, error_policy, ctx)
+            .for_each(|result| async move {
+                match result {
+                    Ok((obj, _)) => tracing::trace!(object = %obj, "reconciled"),
+                    Err(kube::runtime::controller::Error::ReconcilerFailed(_, _)) => {}
+                    Err(e) => tracing::warn!(error = %e, "controller stream error"),
+                }
+            })
+    });
+    futures::future::join_all(controllers).await;
+}

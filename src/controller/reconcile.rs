@@ -1,0 +1,377 @@
+//! One reconcile: observe → plan → act → report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{self, Event as Finalize};
+use kube::{Api, ResourceExt};
+
+use super::observe::{Discovery, Lookup, candidates, observe};
+use super::report::{Report, publish};
+use super::{Context, Error, Track, object_key};
+use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, FINALIZER};
+use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid};
+use crate::plan::{self, Action, DeletePlan, Desired, Observed, Owner, Ownership, Verdict};
+
+/// Entry point for kube-runtime: finalizer bookkeeping around apply and cleanup.
+pub async fn reconcile<L: LambdaPort>(esm: Arc<EventSourceMapping>, ctx: Arc<Context<L>>) -> Result<Requeue, Error> {
+    let namespace = esm.namespace().ok_or(Error::InvalidObject("EventSourceMapping without a namespace"))?;
+    let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
+    let key = object_key(&esm);
+    let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
+        match event {
+            Finalize::Apply(esm) => apply(&esm, &api, &ctx).await,
+            Finalize::Cleanup(esm) => cleanup(&esm, &api, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    if result.is_ok() {
+        ctx.backoff.reset(&key, Track::Error);
+    }
+    result
+}
+
+fn now_epoch() -> f64 {
+    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
+}
+
+/// Brings Lambda in line with a live resource.
+async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMapping>, ctx: &Context<L>) -> Result<Requeue, Error> {
+    let key = object_key(esm);
+    let settings = &ctx.settings;
+    let mut report = Report::new(esm);
+    let owner = Owner::of(esm, &settings.cluster_name);
+
+    // A spec the API server let through but we cannot use (CEL cannot parse JSON or read the
+    // clock): say which field and why, and send nothing to AWS.
+    let desired = match Desired::from_spec(&esm.spec, owner.clone(), settings.default_region.as_deref(), now_epoch()) {
+        Ok(desired) => desired,
+        Err(e) => {
+            let verdict = Verdict::stalled("InvalidSpec", e.to_string());
+            return stall(esm, api, ctx, &mut report, verdict).await;
+        }
+    };
+
+    // Observe.
+    let lookup = Lookup::new(esm, &desired.region, &owner);
+    let digest = desired.tags_digest();
+    let status = report.status.clone();
+    let observation = match observe(&ctx.lambda, esm, &status, &lookup, Some(&digest)).await {
+        Ok(o) => o,
+        Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
+    };
+    if let Observed::Found { mapping, .. } = &observation.observed
+        && observation.discovery != Discovery::Recorded
+    {
+        // Record the identity before anything else.
+        report.record_mapping(mapping);
+        report.status.create_requested_at = None;
+        report.write(api).await?;
+        let (reason, note) = match observation.discovery {
+            Discovery::Recovered => ("Recovered", format!("found mapping {} that this resource created before an interruption; no duplicate was created", mapping.uuid)),
+            _ => ("Adopted", format!("adopted existing mapping {}", mapping.uuid)),
+        };
+        publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
+    }
+    if let Observed::Gone { uuid } = &observation.observed {
+        publish(&ctx.recorder, esm, EventType::Warning, "DeletedOutOfBand", "Recreate", format!("mapping {uuid} was deleted outside the controller; creating it again")).await;
+        report.clear_mapping();
+    }
+
+    // Plan.
+    let plan = plan::plan(&desired, &report.status, &observation.observed);
+    if let Observed::Found { mapping, tags } = &observation.observed {
+        report.record_mapping(mapping);
+        if plan.action == Action::None && tags.is_some() {
+            // Tags were read and needed no change.
+            report.status.tags_digest = Some(digest.clone());
+        }
+    }
+
+    // Act.
+    let region = desired.region.as_str();
+    let requeue = match plan.action.clone() {
+        Action::None => {
+            report.verdict(&plan.verdict);
+            match &plan.verdict {
+                Verdict::Ready { .. } => {
+                    report.status.applied_fields = applied_names(&desired);
+                    ctx.backoff.reset(&key, Track::Busy);
+                    Requeue::requeue(settings.resync)
+                }
+                Verdict::Progressing { .. } => Requeue::requeue(ctx.backoff.next(&key, Track::Busy)),
+                Verdict::Stalled { reason, message } => {
+                    if report.previous_reason() != Some(reason.as_str()) {
+                        publish(&ctx.recorder, esm, EventType::Warning, reason, "Observe", message.clone()).await;
+                    }
+                    Requeue::requeue(settings.stalled_recheck)
+                }
+            }
+        }
+        Action::Create { request } => {
+            // Crash safety: note the attempt first. If we stop between Create and the next status
+            // write, the next run finds the mapping by its ownership tag instead of creating again.
+            report.status.create_requested_at = Some(jiff::Timestamp::now().to_string());
+            report.verdict(&plan.verdict);
+            report.write(api).await?;
+            match ctx.lambda.create_mapping(region, &request).await {
+                Ok(mapping) => {
+                    report.record_mapping(&mapping);
+                    report.status.create_requested_at = None;
+                    report.status.applied_fields = applied_names(&desired);
+                    report.status.tags_digest = Some(digest.clone());
+                    report.write(api).await?;
+                    let reason = if matches!(observation.observed, Observed::Gone { .. }) { "Recreated" } else { "Created" };
+                    publish(&ctx.recorder, esm, EventType::Normal, reason, "Create", format!("created mapping {} in {region}", mapping.uuid)).await;
+                    Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
+                }
+                Err(e) if e.kind == ErrorKind::Conflict => {
+                    return resolve_conflict(esm, api, ctx, &mut report, &lookup, e).await;
+                }
+                Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
+            }
+        }
+        Action::Update { uuid, patch, fields, reenable } => match ctx.lambda.update_mapping(region, &uuid, &patch).await {
+            Ok(mapping) => {
+                report.record_mapping(&mapping);
+                report.status.applied_fields = applied_names(&desired);
+                report.verdict(&plan.verdict);
+                let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
+                if reenable {
+                    publish(&ctx.recorder, esm, EventType::Normal, "ReEnabled", "Update", plan.verdict.message().to_string()).await;
+                } else {
+                    publish(&ctx.recorder, esm, EventType::Normal, "Updated", "Update", format!("updated {} of mapping {uuid}", names.join(", "))).await;
+                }
+                Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                // Deleted between our Get and Update: the next pass recreates it.
+                report.clear_mapping();
+                report.verdict(&Verdict::progressing("Recreating", format!("mapping {uuid} disappeared during an update")));
+                Requeue::requeue(Duration::from_secs(1))
+            }
+            Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
+        },
+        Action::Retag { arn, add, remove } => {
+            let result = async {
+                if !remove.is_empty() {
+                    ctx.lambda.untag_resource(region, &arn, &remove).await?;
+                }
+                if !add.is_empty() {
+                    ctx.lambda.tag_resource(region, &arn, &add).await?;
+                }
+                Ok::<_, LambdaError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                return lambda_failure(esm, api, ctx, &mut report, e).await;
+            }
+            report.status.tags_digest = Some(digest.clone());
+            report.verdict(&plan.verdict);
+            Requeue::requeue(Duration::from_secs(1))
+        }
+    };
+    report.write(api).await?;
+    log_outcome(esm, &report, &plan.verdict);
+    Ok(requeue)
+}
+
+fn applied_names(desired: &Desired) -> Vec<String> {
+    desired.set.iter().map(|f| f.wire_name().to_string()).collect()
+}
+
+fn log_outcome(esm: &EventSourceMapping, report: &Report<'_>, verdict: &Verdict) {
+    tracing::info!(
+        namespace = esm.namespace().unwrap_or_default(),
+        name = esm.name_any(),
+        uuid = report.status.uuid.as_deref().unwrap_or(""),
+        state = report.status.state.as_deref().unwrap_or(""),
+        outcome = verdict.reason(),
+        "reconciled"
+    );
+}
+
+/// Writes a Stalled status, publishes an event on the transition, re-checks slowly.
+async fn stall<L: LambdaPort>(
+    esm: &EventSourceMapping,
+    api: &Api<EventSourceMapping>,
+    ctx: &Context<L>,
+    report: &mut Report<'_>,
+    verdict: Verdict,
+) -> Result<Requeue, Error> {
+    if report.previous_reason() != Some(verdict.reason()) {
+        publish(&ctx.recorder, esm, EventType::Warning, verdict.reason(), "Reconcile", verdict.message().to_string()).await;
+    }
+    report.verdict(&verdict);
+    report.write(api).await?;
+    log_outcome(esm, report, &verdict);
+    Ok(Requeue::requeue(ctx.settings.stalled_recheck))
+}
+
+/// A Lambda error during a live reconcile, turned into a condition and a requeue.
+async fn lambda_failure<L: LambdaPort>(
+    esm: &EventSourceMapping,
+    api: &Api<EventSourceMapping>,
+    ctx: &Context<L>,
+    report: &mut Report<'_>,
+    e: LambdaError,
+) -> Result<Requeue, Error> {
+    let key = object_key(esm);
+    match e.kind {
+        ErrorKind::Busy => {
+            let verdict = Verdict::progressing("Waiting", format!("Lambda is busy with the mapping: {}", e.message));
+            report.verdict(&verdict);
+            report.write(api).await?;
+            Ok(Requeue::requeue(ctx.backoff.next(&key, Track::Busy)))
+        }
+        ErrorKind::Invalid => stall(esm, api, ctx, report, Verdict::stalled("InvalidParameter", format!("{}: {}", e.operation, e.message))).await,
+        ErrorKind::NotFound => stall(esm, api, ctx, report, Verdict::stalled("FunctionNotFound", format!("{}: {} (re-checked periodically: the function may be created later)", e.operation, e.message))).await,
+        ErrorKind::AccessDenied => stall(esm, api, ctx, report, Verdict::stalled("AccessDenied", format!("{}: {}", e.operation, e.message))).await,
+        ErrorKind::Conflict | ErrorKind::Retry => {
+            let verdict = Verdict::progressing("Retrying", format!("{} failed and will be retried: {}", e.operation, e.message));
+            report.verdict(&verdict);
+            report.write(api).await?;
+            Err(Error::Lambda(e))
+        }
+    }
+}
+
+/// Create answered "a mapping for this source and function exists": adopt it if it is ours (a
+/// retried Create whose first attempt succeeded, or an earlier incarnation of this resource),
+/// otherwise report the conflict and leave the other mapping alone.
+async fn resolve_conflict<L: LambdaPort>(
+    esm: &EventSourceMapping,
+    api: &Api<EventSourceMapping>,
+    ctx: &Context<L>,
+    report: &mut Report<'_>,
+    lookup: &Lookup<'_>,
+    conflict: LambdaError,
+) -> Result<Requeue, Error> {
+    let region = lookup.region;
+    let annotation = esm.annotations().get(ADOPT_ANNOTATION).map(String::as_str);
+    let mut found: Vec<(ObservedMapping, std::collections::BTreeMap<String, String>)> = Vec::new();
+    let from_message = conflicting_uuid(&conflict.message);
+    let lookup_result = async {
+        if let Some(uuid) = &from_message {
+            let mapping = ctx.lambda.get_mapping(region, uuid).await?;
+            let tags = match &mapping.arn {
+                Some(arn) => ctx.lambda.list_tags(region, arn).await?,
+                None => Default::default(),
+            };
+            found.push((mapping, tags));
+        } else {
+            found = candidates(&ctx.lambda, lookup).await?;
+        }
+        Ok::<_, LambdaError>(())
+    }
+    .await;
+    if let Err(e) = lookup_result {
+        return lambda_failure(esm, api, ctx, report, e).await;
+    }
+    for (mapping, tags) in &found {
+        let verdict = plan::ownership(lookup.owner, &mapping.uuid, tags, annotation);
+        if verdict != Ownership::Foreign {
+            report.record_mapping(mapping);
+            report.status.create_requested_at = None;
+            report.verdict(&Verdict::progressing("Adopting", format!("recorded existing mapping {}", mapping.uuid)));
+            report.write(api).await?;
+            let (reason, note) = if verdict == Ownership::Ours {
+                ("Recovered", format!("Create reported a duplicate; mapping {} is this resource's own (created by an earlier attempt) and was recorded, no duplicate exists", mapping.uuid))
+            } else {
+                ("Adopted", format!("adopted existing mapping {}", mapping.uuid))
+            };
+            publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
+            return Ok(Requeue::requeue(Duration::from_secs(1)));
+        }
+    }
+    let uuid = found
+        .first()
+        .map(|(m, _)| m.uuid.clone())
+        .or(from_message)
+        .unwrap_or_else(|| "(unknown)".into());
+    report.status.create_requested_at = None;
+    let verdict = Verdict::stalled(
+        "Conflict",
+        format!("mapping {uuid} for the same event source and function already exists and is not managed by this resource; delete it, or annotate this resource with {ADOPT_ANNOTATION}={uuid} to take it over"),
+    );
+    stall(esm, api, ctx, report, verdict).await
+}
+
+/// Deletes the mapping (or not, with Retain) before the finalizer is released. A bad spec never
+/// blocks this: nothing here validates the spec.
+async fn cleanup<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMapping>, ctx: &Context<L>) -> Result<Requeue, Error> {
+    let owner = Owner::of(esm, &ctx.settings.cluster_name);
+    let mut report = Report::new(esm);
+    let Some(region) = esm.spec.region.clone().or_else(|| ctx.settings.default_region.clone()) else {
+        // Without a region nothing can ever have been created.
+        return Ok(Requeue::await_change());
+    };
+    let observed = if esm.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
+        Observed::Nothing
+    } else {
+        let lookup = Lookup::new(esm, &region, &owner);
+        let status = report.status.clone();
+        // Tags are not needed to delete; the adopt annotation only matters for live resources.
+        match observe_for_delete(&ctx.lambda, &status, &lookup).await {
+            Ok(o) => o,
+            Err(e) if e.kind == ErrorKind::Busy => return Err(Error::DeletionInProgress { uuid: status.uuid.unwrap_or_default(), state: "busy".into() }),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    match plan::plan_delete(esm.spec.deletion_policy, &observed) {
+        DeletePlan::Release { reason } => {
+            let (event_reason, note) = if esm.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
+                ("Retained", format!("{reason}: {}", esm.status.as_ref().and_then(|s| s.uuid.clone()).unwrap_or_else(|| "no mapping".into())))
+            } else {
+                ("Deleted", reason)
+            };
+            publish(&ctx.recorder, esm, EventType::Normal, event_reason, "Delete", note).await;
+            ctx.backoff.forget(&object_key(esm));
+            Ok(Requeue::await_change())
+        }
+        DeletePlan::Wait { uuid, state } => {
+            if let Observed::Found { mapping, .. } = &observed {
+                report.record_mapping(mapping);
+                report.verdict(&Verdict::progressing("Deleting", format!("waiting for Lambda: mapping {uuid} is {state}")));
+                report.write(api).await?;
+            }
+            Err(Error::DeletionInProgress { uuid, state })
+        }
+        DeletePlan::Delete { uuid } => match ctx.lambda.delete_mapping(&region, &uuid).await {
+            Ok(mapping) => {
+                report.record_mapping(&mapping);
+                report.verdict(&Verdict::progressing("Deleting", format!("deleting mapping {uuid}")));
+                report.write(api).await?;
+                Err(Error::DeletionInProgress { uuid, state: "Deleting".into() })
+            }
+            // Already gone is success; the next pass sees Gone and releases.
+            Err(e) if e.kind == ErrorKind::NotFound => Err(Error::DeletionInProgress { uuid, state: "gone".into() }),
+            Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress { uuid, state: "busy".into() }),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+async fn observe_for_delete<L: LambdaPort>(
+    lambda: &L,
+    status: &crate::api::EventSourceMappingStatus,
+    lookup: &Lookup<'_>,
+) -> Result<Observed, LambdaError> {
+    if let Some(uuid) = &status.uuid {
+        return match lambda.get_mapping(lookup.region, uuid).await {
+            Ok(mapping) => Ok(Observed::Found { mapping, tags: None }),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Observed::Gone { uuid: uuid.clone() }),
+            Err(e) => Err(e),
+        };
+    }
+    // A create may have succeeded just before a crash: find it, or it would be orphaned.
+    if status.create_requested_at.is_some()
+        && let Some((mapping, _)) = super::observe::find_own(lambda, lookup).await?
+    {
+        return Ok(Observed::Found { mapping, tags: None });
+    }
+    Ok(Observed::Nothing)
+}

@@ -1,0 +1,352 @@
+//! Test doubles for reconciler tests: the emulator's in-memory Lambda model behind our port
+//! trait, and a small Kubernetes API double (a tower service) that stores our resources,
+//! applies the finalizer JSON patches and status applies, and records Events.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use esm_controller::api::EventSourceMapping;
+use esm_controller::controller::{Context, Settings};
+use esm_controller::lambda::{
+    LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping, classify,
+};
+use esm_emulator::model::{ApiError, ManualClock, Model, ModelConfig};
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use kube::client::Body;
+use serde_json::{Value, json};
+
+// ---------- Lambda: the emulator model behind the port ----------
+
+#[derive(Clone)]
+pub struct ModelPort {
+    pub model: Model,
+}
+
+fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
+    LambdaError {
+        kind: classify(operation, &e.code, Some(e.status)),
+        operation,
+        code: e.code,
+        message: e.message,
+        retry_after: e.retry_after_seconds.map(Duration::from_secs),
+    }
+}
+
+fn mapping(operation: &'static str, v: Result<Value, ApiError>) -> Result<ObservedMapping, LambdaError> {
+    let v = v.map_err(|e| to_lambda_error(operation, e))?;
+    Ok(serde_json::from_value(v).expect("the model returns Lambda's mapping shape"))
+}
+
+impl LambdaPort for ModelPort {
+    async fn create_mapping(&self, _region: &str, request: &MappingFields) -> Result<ObservedMapping, LambdaError> {
+        let body = serde_json::to_value(request).unwrap();
+        mapping("CreateEventSourceMapping", self.model.create_event_source_mapping(&body))
+    }
+    async fn get_mapping(&self, _region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+        mapping("GetEventSourceMapping", self.model.get_event_source_mapping(uuid))
+    }
+    async fn update_mapping(&self, _region: &str, uuid: &str, patch: &MappingFields) -> Result<ObservedMapping, LambdaError> {
+        let body = serde_json::to_value(patch).unwrap();
+        mapping("UpdateEventSourceMapping", self.model.update_event_source_mapping(uuid, &body))
+    }
+    async fn delete_mapping(&self, _region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+        mapping("DeleteEventSourceMapping", self.model.delete_event_source_mapping(uuid))
+    }
+    async fn list_mappings(&self, _region: &str, filter: &ListFilter, marker: Option<&str>) -> Result<MappingPage, LambdaError> {
+        let op = "ListEventSourceMappings";
+        let v = self
+            .model
+            .list_event_source_mappings(filter.event_source_arn.as_deref(), filter.function_name.as_deref(), marker, Some(100))
+            .map_err(|e| to_lambda_error(op, e))?;
+        Ok(MappingPage {
+            mappings: serde_json::from_value(v["EventSourceMappings"].clone()).unwrap(),
+            next_marker: v["NextMarker"].as_str().map(str::to_string),
+        })
+    }
+    async fn tag_resource(&self, _region: &str, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), LambdaError> {
+        self.model.tag_resource(arn, tags).map_err(|e| to_lambda_error("TagResource", e))
+    }
+    async fn untag_resource(&self, _region: &str, arn: &str, keys: &[String]) -> Result<(), LambdaError> {
+        self.model.untag_resource(arn, keys).map_err(|e| to_lambda_error("UntagResource", e))
+    }
+    async fn list_tags(&self, _region: &str, arn: &str) -> Result<BTreeMap<String, String>, LambdaError> {
+        self.model.list_tags(arn).map_err(|e| to_lambda_error("ListTags", e))
+    }
+}
+
+// ---------- Kubernetes: an API double ----------
+
+#[derive(Default)]
+pub struct KubeState {
+    /// Resources by name (one namespace).
+    pub objects: BTreeMap<String, Value>,
+    pub events: Vec<Value>,
+    /// Every status body applied, in order.
+    pub status_writes: Vec<Value>,
+    /// Fail the next status apply whose body contains this text (simulates a crash or an API
+    /// outage at exactly that write).
+    pub fail_status_write_containing: Option<String>,
+    resource_version: u64,
+}
+
+#[derive(Clone, Default)]
+pub struct KubeDouble {
+    pub state: Arc<Mutex<KubeState>>,
+}
+
+const NS: &str = "team";
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap()
+}
+
+fn status_error(code: u16, reason: &str, message: &str) -> Response<Body> {
+    json_response(
+        StatusCode::from_u16(code).unwrap(),
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message, "code": code}),
+    )
+}
+
+/// Applies an RFC 6902 JSON patch (the subset kube's finalizer helper uses).
+fn json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
+    for op in ops {
+        let path = op["path"].as_str().ok_or("path")?;
+        let (parent, last) = path.rsplit_once('/').ok_or("path")?;
+        match op["op"].as_str().ok_or("op")? {
+            "test" => {
+                let have = doc.pointer(path).cloned().unwrap_or(Value::Null);
+                if have != op["value"] {
+                    return Err(format!("test failed at {path}"));
+                }
+            }
+            "add" | "replace" => {
+                let target = doc.pointer_mut(parent).ok_or("no parent")?;
+                match target {
+                    Value::Array(a) if last == "-" => a.push(op["value"].clone()),
+                    Value::Array(a) => a.insert(last.parse::<usize>().map_err(|e| e.to_string())?, op["value"].clone()),
+                    Value::Object(o) => {
+                        o.insert(last.to_string(), op["value"].clone());
+                    }
+                    _ => return Err("bad parent".into()),
+                }
+            }
+            "remove" => match doc.pointer_mut(parent).ok_or("no parent")? {
+                Value::Array(a) => {
+                    a.remove(last.parse::<usize>().map_err(|e| e.to_string())?);
+                }
+                Value::Object(o) => {
+                    o.remove(last);
+                }
+                _ => return Err("bad parent".into()),
+            },
+            other => return Err(format!("unsupported op {other}")),
+        }
+    }
+    Ok(())
+}
+
+impl KubeDouble {
+    pub fn client(&self) -> kube::Client {
+        let double = self.clone();
+        let service = tower::service_fn(move |req: Request<Body>| {
+            let double = double.clone();
+            async move { Ok::<_, std::convert::Infallible>(double.handle(req).await) }
+        });
+        kube::Client::new(service, NS)
+    }
+
+    async fn handle(&self, req: Request<Body>) -> Response<Body> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let body: Bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut st = self.state.lock().unwrap();
+        if path.starts_with("/apis/events.k8s.io/") || path.starts_with("/api/v1/namespaces/") && path.contains("/events") {
+            st.events.push(body.clone());
+            return json_response(StatusCode::CREATED, &body);
+        }
+        let prefix = format!("/apis/lambda.esm-controller.dev/v1alpha1/namespaces/{NS}/eventsourcemappings/");
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            return status_error(404, "NotFound", &format!("unexpected path {path}"));
+        };
+        let (name, sub) = match rest.split_once('/') {
+            Some((n, s)) => (n.to_string(), Some(s.to_string())),
+            None => (rest.to_string(), None),
+        };
+        st.resource_version += 1;
+        let rv = st.resource_version.to_string();
+        if st.objects.get(&name).is_none() {
+            return status_error(404, "NotFound", &format!("eventsourcemappings {name} not found"));
+        }
+        match (method.as_str(), sub.as_deref()) {
+            ("GET", None) => json_response(StatusCode::OK, &st.objects[&name]),
+            ("PATCH", Some("status")) => {
+                let text = body.to_string();
+                if let Some(needle) = st.fail_status_write_containing.clone()
+                    && text.contains(&needle)
+                {
+                    st.fail_status_write_containing = None;
+                    return status_error(503, "ServiceUnavailable", "injected failure");
+                }
+                st.status_writes.push(body["status"].clone());
+                let obj = st.objects.get_mut(&name).unwrap();
+                obj["status"] = body["status"].clone();
+                obj["metadata"]["resourceVersion"] = json!(rv);
+                json_response(StatusCode::OK, obj)
+            }
+            ("PATCH", None) => {
+                let obj = st.objects.get_mut(&name).unwrap();
+                if let Err(e) = json_patch(obj, body.as_array().map(Vec::as_slice).unwrap_or(&[])) {
+                    return status_error(422, "Invalid", &e);
+                }
+                obj["metadata"]["resourceVersion"] = json!(rv);
+                let out = obj.clone();
+                // Like the API server: a deleted object goes once its finalizers are gone.
+                let finalizers_left = out["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                if out["metadata"]["deletionTimestamp"].is_string() && !finalizers_left {
+                    st.objects.remove(&name);
+                }
+                json_response(StatusCode::OK, &out)
+            }
+            _ => status_error(405, "MethodNotAllowed", &format!("{method} {path}")),
+        }
+    }
+}
+
+// ---------- The harness ----------
+
+pub const FUNCTION: &str = "handler";
+pub const SQS: &str = "arn:aws:sqs:us-east-1:123456789012:orders";
+pub const KINESIS: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks";
+
+pub struct Harness {
+    pub model: Model,
+    pub clock: ManualClock,
+    pub kube: KubeDouble,
+    pub ctx: Arc<Context<ModelPort>>,
+    generation: i64,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        let (model, clock) = Model::with_manual_clock(ModelConfig {
+            transition_delay: Duration::from_secs(1),
+            deleting_delay: Duration::from_secs(1),
+            rate_limit_per_second: None,
+            ..ModelConfig::default()
+        });
+        model.seed_function(FUNCTION);
+        let kube = KubeDouble::default();
+        let settings = Settings {
+            cluster_name: "test".into(),
+            default_region: Some("us-east-1".into()),
+            ..Settings::default()
+        };
+        let ctx = Arc::new(Context::new(kube.client(), ModelPort { model: model.clone() }, settings));
+        Self { model, clock, kube, ctx, generation: 0 }
+    }
+
+    /// Creates or replaces the resource `orders` with this spec (a new generation).
+    pub fn apply(&mut self, spec: Value) {
+        self.apply_with(spec, json!({}));
+    }
+
+    pub fn apply_with(&mut self, spec: Value, annotations: Value) {
+        self.generation += 1;
+        let mut st = self.kube.state.lock().unwrap();
+        let existing = st.objects.get("orders").cloned();
+        let mut obj = existing.unwrap_or_else(|| {
+            json!({
+                "apiVersion": "lambda.esm-controller.dev/v1alpha1",
+                "kind": "EventSourceMapping",
+                "metadata": {"name": "orders", "namespace": NS, "uid": "uid-orders-1", "resourceVersion": "1"},
+            })
+        });
+        obj["spec"] = spec;
+        obj["metadata"]["generation"] = json!(self.generation);
+        obj["metadata"]["annotations"] = annotations;
+        st.objects.insert("orders".into(), obj);
+    }
+
+    pub fn object(&self) -> Option<EventSourceMapping> {
+        let st = self.kube.state.lock().unwrap();
+        st.objects.get("orders").map(|o| serde_json::from_value(o.clone()).unwrap())
+    }
+
+    pub fn status(&self) -> Value {
+        self.kube.state.lock().unwrap().objects["orders"]["status"].clone()
+    }
+
+    pub fn condition(&self, type_: &str) -> (String, String) {
+        let status = self.status();
+        let c = status["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
+            .unwrap_or_else(|| panic!("no {type_} condition in {status}"));
+        (c["status"].as_str().unwrap().to_string(), c["reason"].as_str().unwrap().to_string())
+    }
+
+    pub fn event_reasons(&self) -> Vec<String> {
+        self.kube.state.lock().unwrap().events.iter().map(|e| e["reason"].as_str().unwrap_or("").to_string()).collect()
+    }
+
+    pub fn calls(&self, op: &str) -> u64 {
+        self.model.call_counts().get(op).copied().unwrap_or(0)
+    }
+
+    pub fn write_calls(&self) -> u64 {
+        ["CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping", "TagResource", "UntagResource"]
+            .iter()
+            .map(|op| self.calls(op))
+            .sum()
+    }
+
+    /// One reconcile of the current object, as kube-runtime would run it.
+    pub async fn reconcile(&self) -> Result<kube::runtime::controller::Action, esm_controller::controller::Error> {
+        let obj = self.object().expect("object exists");
+        esm_controller::controller::reconcile(Arc::new(obj), self.ctx.clone()).await
+    }
+
+    /// Reconciles, letting Lambda's transitions finish between passes, until Ready=True (or
+    /// the pass limit).
+    pub async fn settle(&self) {
+        for _ in 0..12 {
+            let _ = self.reconcile().await;
+            if self.status().get("conditions").is_some() && self.condition("Ready").0 == "True" {
+                return;
+            }
+            self.clock.advance(Duration::from_secs(2));
+        }
+        panic!("did not become Ready: {}", self.status());
+    }
+
+    pub fn mark_deleted(&self) {
+        let mut st = self.kube.state.lock().unwrap();
+        let obj = st.objects.get_mut("orders").unwrap();
+        obj["metadata"]["deletionTimestamp"] = json!("2026-11-21T12:00:00Z");
+    }
+
+    /// Reconciles a deleted object until the API double has removed it.
+    pub async fn finish_deletion(&self) -> usize {
+        for pass in 1..=12 {
+            if self.object().is_none() {
+                return pass - 1;
+            }
+            let _ = self.reconcile().await;
+            self.clock.advance(Duration::from_secs(2));
+        }
+        panic!("finalizer was never released: {:?}", self.object());
+    }
+
+    pub fn mappings(&self) -> Vec<Value> {
+        self.model.mappings()
+    }
+}
