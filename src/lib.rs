@@ -4,6 +4,7 @@
 //! [`plan`] (pure decisions), [`controller`] (watch, finalizer, status, events), [`telemetry`].
 
 pub mod api;
-pub mod lambda;
 pub mod controller;
+pub mod lambda;
 pub mod plan;
+pub mod telemetry;

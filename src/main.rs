@@ -1,4 +1,14 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Parser;
+use esm_controller::api::EventSourceMapping;
+use esm_controller::controller::{self, Context, Settings, WatchScope};
+use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
+use esm_controller::telemetry::{self, LogFormat};
+use kube::api::ListParams;
+use kube::{Api, Client};
 
 #[derive(Parser)]
 #[command(
@@ -7,6 +17,8 @@ use clap::Parser;
     about = "Kubernetes controller for AWS Lambda event source mappings"
 )]
 enum Command {
+    /// Run the controller.
+    Run(RunArgs),
     /// Print the CustomResourceDefinition YAML (or write it into a directory).
     Crd {
         /// Directory to write `lambda.esm-controller.dev_eventsourcemappings.yaml` into.
@@ -15,7 +27,60 @@ enum Command {
     },
 }
 
-fn main() -> std::process::ExitCode {
+#[derive(clap::Args)]
+struct RunArgs {
+    /// How often an in-sync mapping is re-checked for drift (e.g. 300s, 5m).
+    #[arg(long, env = "ESM_RESYNC_PERIOD", default_value = "5m", value_parser = parse_duration)]
+    resync_period: Duration,
+    /// How often a stalled resource (missing function, invalid parameters, conflict) is re-checked.
+    #[arg(long, env = "ESM_STALLED_RECHECK", default_value = "5m", value_parser = parse_duration)]
+    stalled_recheck: Duration,
+    /// Reconciles running at once (never two on one resource).
+    #[arg(long, env = "ESM_CONCURRENCY", default_value_t = 4)]
+    concurrency: u16,
+    /// Namespaces to watch (comma-separated); empty watches all namespaces.
+    #[arg(long, env = "ESM_WATCH_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Only manage resources matching this label selector.
+    #[arg(long, env = "ESM_LABEL_SELECTOR")]
+    label_selector: Option<String>,
+    /// Name of this cluster, written into each mapping's ownership tags. Give every cluster
+    /// sharing an AWS account its own name.
+    #[arg(long, env = "ESM_CLUSTER_NAME", default_value = "default")]
+    cluster_name: String,
+    /// Region for resources without spec.region (default: the AWS SDK's, e.g. AWS_REGION).
+    #[arg(long, env = "ESM_DEFAULT_REGION")]
+    region: Option<String>,
+    /// Lambda endpoint override (emulators, VPC endpoints). AWS_ENDPOINT_URL and
+    /// AWS_ENDPOINT_URL_LAMBDA are honoured too.
+    #[arg(long, env = "ESM_AWS_ENDPOINT_URL")]
+    aws_endpoint_url: Option<String>,
+    #[arg(long, env = "ESM_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[arg(long, env = "ESM_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "ms" => return Ok(Duration::from_millis(n)),
+        _ => return Err(format!("{text:?}: unit must be ms, s, m or h")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn main() -> ExitCode {
     match Command::parse() {
         Command::Crd { output } => {
             let yaml = esm_controller::api::crd_yaml();
@@ -25,11 +90,113 @@ fn main() -> std::process::ExitCode {
                     let path = dir.join("lambda.esm-controller.dev_eventsourcemappings.yaml");
                     if let Err(e) = std::fs::write(&path, yaml) {
                         eprintln!("cannot write {}: {e}", path.display());
-                        return std::process::ExitCode::FAILURE;
+                        return ExitCode::FAILURE;
                     }
                 }
             }
-            std::process::ExitCode::SUCCESS
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => {
+            telemetry::init(args.log_format, &args.log_level);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    tracing::error!("{message}");
+                    eprintln!("esm-controller: {message}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    // One TLS provider for kube and the AWS SDK.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let client = Client::try_default().await.map_err(|e| {
+        format!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
+    })?;
+    // Fail clearly, not with watch errors, when the CRD is missing.
+    let probe: Api<EventSourceMapping> = match args.namespaces.first() {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    if let Err(e) = probe.list(&ListParams::default().limit(1)).await {
+        return Err(match e {
+            kube::Error::Api(s) if s.code == 404 => "the EventSourceMapping CRD is not installed: kubectl apply --server-side -f crds/ (or install the Helm chart)".to_string(),
+            kube::Error::Api(s) if s.code == 403 => format!("not allowed to list eventsourcemappings.lambda.esm-controller.dev: {} (check the controller's RBAC)", s.message),
+            other => format!("cannot list EventSourceMappings: {other}"),
+        });
+    }
+
+    let lambda = AwsLambda::new(AwsSettings {
+        endpoint_url: args.aws_endpoint_url.clone(),
+        default_region: args.region.clone(),
+    })
+    .await;
+    lambda.check_credentials().await?;
+    let default_region = lambda.default_region();
+    if default_region.is_none() {
+        tracing::warn!(
+            "no default AWS region (AWS_REGION or --region): every resource must set spec.region"
+        );
+    }
+
+    let settings = Settings {
+        cluster_name: args.cluster_name,
+        default_region,
+        resync: args.resync_period,
+        stalled_recheck: args.stalled_recheck,
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        cluster = settings.cluster_name,
+        region = settings.default_region.as_deref().unwrap_or(""),
+        resync_s = settings.resync.as_secs(),
+        concurrency = args.concurrency,
+        namespaces = ?args.namespaces,
+        "starting esm-controller"
+    );
+    let ctx = Arc::new(Context::new(client, lambda, settings));
+    let scope = WatchScope {
+        namespaces: args.namespaces,
+        label_selector: args.label_selector,
+    };
+    controller::run(ctx, scope, args.concurrency, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (Kubernetes) or Ctrl-C: stop taking new work, let running reconciles finish.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received; finishing running reconciles");
 }

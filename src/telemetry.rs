@@ -11,12 +11,21 @@ pub enum LogFormat {
 
 pub fn init(format: LogFormat, level: &str) {
     // Quiet the SDK's and kube's internals unless asked for: they can be chatty at debug.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},aws_smithy_runtime=warn,aws_config=warn,hyper=warn,tower=warn")));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},aws_smithy_runtime=warn,aws_config=warn,hyper=warn,tower=warn"
+        ))
+    });
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false),
+            )
             .init(),
         LogFormat::Text => registry.with(fmt::layer().compact()).init(),
     }

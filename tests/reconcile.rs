@@ -36,15 +36,24 @@ async fn create_records_uuid_and_becomes_ready() {
     assert!(status.get("createRequestedAt").is_none());
     assert_eq!(h.calls("CreateEventSourceMapping"), 1);
     // Tags from the spec plus our ownership tags, set at create.
-    let tags = h.model.list_tags(mappings[0]["EventSourceMappingArn"].as_str().unwrap()).unwrap();
+    let tags = h
+        .model
+        .list_tags(mappings[0]["EventSourceMappingArn"].as_str().unwrap())
+        .unwrap();
     assert_eq!(tags["team"], "payments");
     assert_eq!(tags["esm-controller.dev/owner-uid"], "uid-orders-1");
     assert_eq!(tags["esm-controller.dev/owner"], "team/orders");
     assert!(h.event_reasons().contains(&"Created".to_string()));
     // The finalizer is on the object.
-    assert_eq!(h.object().unwrap().metadata.finalizers, Some(vec!["lambda.esm-controller.dev/cleanup".to_string()]));
+    assert_eq!(
+        h.object().unwrap().metadata.finalizers,
+        Some(vec!["lambda.esm-controller.dev/cleanup".to_string()])
+    );
     // Spec untouched: no defaults were written back.
-    assert_eq!(h.object().unwrap().spec.maximum_batching_window_in_seconds, None);
+    assert_eq!(
+        h.object().unwrap().spec.maximum_batching_window_in_seconds,
+        None
+    );
 }
 
 #[tokio::test]
@@ -58,14 +67,24 @@ async fn in_sync_reconcile_writes_nothing() {
         h.reconcile().await.unwrap();
     }
     assert_eq!(h.write_calls(), writes, "no AWS write for a no-op");
-    assert_eq!(h.calls("ListTags"), 0, "tags are not re-read when the spec's tags did not change");
-    assert_eq!(h.kube.state.lock().unwrap().status_writes.len(), status_writes, "no status write when nothing changed");
+    assert_eq!(
+        h.calls("ListTags"),
+        0,
+        "tags are not re-read when the spec's tags did not change"
+    );
+    assert_eq!(
+        h.kube.state.lock().unwrap().status_writes.len(),
+        status_writes,
+        "no status write when nothing changed"
+    );
 }
 
 #[tokio::test]
 async fn drift_is_fixed_with_only_the_differing_field() {
     let mut h = Harness::new();
-    h.apply(sqs(json!({"batchSize": 5, "maximumBatchingWindowInSeconds": 2})));
+    h.apply(sqs(
+        json!({"batchSize": 5, "maximumBatchingWindowInSeconds": 2}),
+    ));
     h.settle().await;
     let uuid = h.status()["uuid"].as_str().unwrap().to_string();
     h.model.oob_update(&uuid, &json!({"BatchSize": 9})).unwrap();
@@ -94,16 +113,27 @@ async fn spec_change_updates_and_removed_settings_are_cleared() {
     h.apply(sqs(json!({})));
     h.settle().await;
     let m = &h.mappings()[0];
-    let filters = m.get("FilterCriteria").and_then(|f| f.get("Filters")).and_then(|f| f.as_array()).map(|a| a.len()).unwrap_or(0);
+    let filters = m
+        .get("FilterCriteria")
+        .and_then(|f| f.get("Filters"))
+        .and_then(|f| f.as_array())
+        .map(|a| a.len())
+        .unwrap_or(0);
     assert_eq!(filters, 0, "filters removed: {m}");
-    assert!(m.get("ScalingConfig").and_then(|s| s.get("MaximumConcurrency")).is_none(), "cap removed: {m}");
+    assert!(
+        m.get("ScalingConfig")
+            .and_then(|s| s.get("MaximumConcurrency"))
+            .is_none(),
+        "cap removed: {m}"
+    );
     assert_eq!(h.status()["observedGeneration"], 2);
 }
 
 #[tokio::test]
 async fn busy_states_are_waited_out_without_error_or_update() {
     let mut h = Harness::new();
-    h.model.set_transition_delays(Duration::from_secs(30), Duration::from_secs(30));
+    h.model
+        .set_transition_delays(Duration::from_secs(30), Duration::from_secs(30));
     h.apply(sqs(json!({"batchSize": 5})));
     h.reconcile().await.unwrap(); // adds the finalizer
     h.reconcile().await.unwrap(); // creates
@@ -112,14 +142,21 @@ async fn busy_states_are_waited_out_without_error_or_update() {
     h.apply(sqs(json!({"batchSize": 7})));
     for _ in 0..3 {
         let action = h.reconcile().await.unwrap();
-        assert!(format!("{action:?}").contains("requeue_after: Some"), "{action:?}");
+        assert!(
+            format!("{action:?}").contains("requeue_after: Some"),
+            "{action:?}"
+        );
         h.clock.advance(Duration::from_secs(5));
     }
     assert_eq!(h.calls("UpdateEventSourceMapping"), 0);
-    assert_eq!(h.condition("Reconciling"), ("True".into(), "Waiting".into()));
+    assert_eq!(
+        h.condition("Reconciling"),
+        ("True".into(), "Waiting".into())
+    );
     assert_eq!(h.condition("Stalled").0, "False");
     h.clock.advance(Duration::from_secs(30));
-    h.model.set_transition_delays(Duration::from_secs(1), Duration::from_secs(1));
+    h.model
+        .set_transition_delays(Duration::from_secs(1), Duration::from_secs(1));
     h.settle().await;
     assert_eq!(h.mappings()[0]["BatchSize"], 7);
 }
@@ -136,7 +173,10 @@ async fn resource_in_use_from_lambda_is_a_wait_not_a_failure() {
         1,
     ));
     h.reconcile().await.expect("busy is not an error");
-    assert_eq!(h.condition("Reconciling"), ("True".into(), "Waiting".into()));
+    assert_eq!(
+        h.condition("Reconciling"),
+        ("True".into(), "Waiting".into())
+    );
     assert_eq!(h.condition("Stalled").0, "False");
     h.settle().await;
     assert_eq!(h.mappings()[0]["BatchSize"], 6);
@@ -155,7 +195,11 @@ async fn out_of_band_delete_is_recreated() {
     assert_ne!(mappings[0]["UUID"], old);
     assert_eq!(h.status()["uuid"], mappings[0]["UUID"]);
     let reasons = h.event_reasons();
-    assert!(reasons.contains(&"DeletedOutOfBand".to_string()) && reasons.contains(&"Recreated".to_string()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"DeletedOutOfBand".to_string())
+            && reasons.contains(&"Recreated".to_string()),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -164,10 +208,18 @@ async fn lambda_initiated_disable_is_reported_and_reenabled_only_when_asked() {
     h.apply(sqs(json!({})));
     h.settle().await;
     let uuid = h.status()["uuid"].as_str().unwrap().to_string();
-    h.model.lambda_disable(&uuid, "PROBLEM: Lambda initiated: the function's role lacks sqs:ReceiveMessage").unwrap();
+    h.model
+        .lambda_disable(
+            &uuid,
+            "PROBLEM: Lambda initiated: the function's role lacks sqs:ReceiveMessage",
+        )
+        .unwrap();
 
     h.reconcile().await.unwrap();
-    assert_eq!(h.condition("Stalled"), ("True".into(), "DisabledByLambda".into()));
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "DisabledByLambda".into())
+    );
     assert_eq!(h.condition("Ready").0, "False");
     assert_eq!(h.calls("UpdateEventSourceMapping"), 0);
     assert!(h.event_reasons().contains(&"DisabledByLambda".to_string()));
@@ -189,7 +241,10 @@ async fn crash_between_create_and_status_write_leaves_exactly_one_mapping() {
     assert!(h.reconcile().await.is_err());
     assert_eq!(h.mappings().len(), 1);
     assert!(h.status().get("uuid").is_none());
-    assert!(h.status()["createRequestedAt"].is_string(), "the create intent was recorded first");
+    assert!(
+        h.status()["createRequestedAt"].is_string(),
+        "the create intent was recorded first"
+    );
 
     h.settle().await;
     let mappings = h.mappings();
@@ -207,7 +262,10 @@ async fn lost_create_response_is_recovered_without_a_duplicate() {
     h.reconcile().await.unwrap(); // finalizer
     let err = h.reconcile().await.unwrap_err();
     assert_eq!(err.category(), "retry");
-    assert_eq!(h.condition("Reconciling"), ("True".into(), "Retrying".into()));
+    assert_eq!(
+        h.condition("Reconciling"),
+        ("True".into(), "Retrying".into())
+    );
     h.settle().await;
     assert_eq!(h.mappings().len(), 1);
     assert_eq!(h.calls("CreateEventSourceMapping"), 1);
@@ -221,13 +279,22 @@ async fn a_normal_create_costs_one_call() {
     h.reconcile().await.unwrap(); // finalizer
     h.reconcile().await.unwrap(); // create
     let counts = h.model.call_counts();
-    assert_eq!(counts.values().sum::<u64>(), 1, "no lookup before a first create: {counts:?}");
+    assert_eq!(
+        counts.values().sum::<u64>(),
+        1,
+        "no lookup before a first create: {counts:?}"
+    );
 }
 
 #[tokio::test]
 async fn foreign_mapping_is_reported_not_taken_over_unless_annotated() {
     let mut h = Harness::new();
-    let foreign = h.model.create_event_source_mapping(&json!({"EventSourceArn": SQS, "FunctionName": FUNCTION, "BatchSize": 3})).unwrap();
+    let foreign = h
+        .model
+        .create_event_source_mapping(
+            &json!({"EventSourceArn": SQS, "FunctionName": FUNCTION, "BatchSize": 3}),
+        )
+        .unwrap();
     let foreign_uuid = foreign["UUID"].as_str().unwrap().to_string();
     h.clock.advance(Duration::from_secs(2));
 
@@ -236,20 +303,41 @@ async fn foreign_mapping_is_reported_not_taken_over_unless_annotated() {
     h.reconcile().await.unwrap();
     assert_eq!(h.condition("Stalled"), ("True".into(), "Conflict".into()));
     let status = h.status();
-    let message = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap()["message"].as_str().unwrap().to_string();
+    let message = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(message.contains(&foreign_uuid), "{message}");
     assert!(h.event_reasons().contains(&"Conflict".to_string()));
     assert_eq!(h.mappings().len(), 1);
-    assert_eq!(h.mappings()[0]["BatchSize"], 3, "the foreign mapping is untouched");
+    assert_eq!(
+        h.mappings()[0]["BatchSize"],
+        3,
+        "the foreign mapping is untouched"
+    );
     assert!(status.get("uuid").is_none());
 
     // The user opts in by naming the UUID.
-    h.apply_with(sqs(json!({"batchSize": 5})), json!({"lambda.esm-controller.dev/adopt-uuid": foreign_uuid}));
+    h.apply_with(
+        sqs(json!({"batchSize": 5})),
+        json!({"lambda.esm-controller.dev/adopt-uuid": foreign_uuid}),
+    );
     h.settle().await;
     assert_eq!(h.status()["uuid"], foreign_uuid.as_str());
     assert_eq!(h.mappings()[0]["BatchSize"], 5);
-    let tags = h.model.list_tags(h.mappings()[0]["EventSourceMappingArn"].as_str().unwrap()).unwrap();
-    assert_eq!(tags["esm-controller.dev/owner-uid"], "uid-orders-1", "adopted mapping carries our ownership tag");
+    let tags = h
+        .model
+        .list_tags(h.mappings()[0]["EventSourceMappingArn"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        tags["esm-controller.dev/owner-uid"], "uid-orders-1",
+        "adopted mapping carries our ownership tag"
+    );
     assert!(h.event_reasons().contains(&"Adopted".to_string()));
 }
 
@@ -259,7 +347,10 @@ async fn missing_function_stalls_and_recovers_when_it_appears() {
     h.apply(json!({"eventSourceARN": SQS, "functionName": "not-yet"}));
     h.reconcile().await.unwrap();
     h.reconcile().await.unwrap();
-    assert_eq!(h.condition("Stalled"), ("True".into(), "FunctionNotFound".into()));
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "FunctionNotFound".into())
+    );
     assert!(h.mappings().is_empty());
     h.model.seed_function("not-yet");
     h.settle().await;
@@ -274,18 +365,30 @@ async fn invalid_parameters_from_lambda_stall_with_its_message() {
     h.reconcile().await.unwrap();
     h.reconcile().await.unwrap();
     let (status, reason) = h.condition("Stalled");
-    assert_eq!((status.as_str(), reason.as_str()), ("True", "InvalidParameter"));
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "InvalidParameter")
+    );
     assert!(h.mappings().is_empty());
 }
 
 #[tokio::test]
 async fn bad_spec_never_reaches_aws_and_never_blocks_deletion() {
     let mut h = Harness::new();
-    h.apply(sqs(json!({"filterCriteria": {"filters": [{"pattern": "{not json"}]}})));
+    h.apply(sqs(
+        json!({"filterCriteria": {"filters": [{"pattern": "{not json"}]}}),
+    ));
     h.reconcile().await.unwrap();
     h.reconcile().await.unwrap();
-    assert_eq!(h.condition("Stalled"), ("True".into(), "InvalidSpec".into()));
-    assert!(h.model.call_counts().values().all(|n| *n == 0), "{:?}", h.model.call_counts());
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "InvalidSpec".into())
+    );
+    assert!(
+        h.model.call_counts().values().all(|n| *n == 0),
+        "{:?}",
+        h.model.call_counts()
+    );
     h.mark_deleted();
     h.finish_deletion().await;
     assert!(h.object().is_none());
@@ -300,7 +403,10 @@ async fn delete_with_delete_policy_waits_until_lambda_has_deleted_it() {
     let err = h.reconcile().await.unwrap_err();
     assert_eq!(err.category(), "deleting");
     assert_eq!(h.calls("DeleteEventSourceMapping"), 1);
-    assert!(h.object().is_some(), "finalizer held while Lambda is Deleting");
+    assert!(
+        h.object().is_some(),
+        "finalizer held while Lambda is Deleting"
+    );
     h.finish_deletion().await;
     assert!(h.mappings().is_empty());
     assert!(h.event_reasons().contains(&"Deleted".to_string()));
@@ -321,14 +427,19 @@ async fn delete_with_retain_policy_leaves_the_mapping() {
 #[tokio::test]
 async fn delete_while_creating_waits_then_deletes() {
     let mut h = Harness::new();
-    h.model.set_transition_delays(Duration::from_secs(10), Duration::from_secs(1));
+    h.model
+        .set_transition_delays(Duration::from_secs(10), Duration::from_secs(1));
     h.apply(sqs(json!({})));
     h.reconcile().await.unwrap();
     h.reconcile().await.unwrap();
     assert_eq!(h.status()["state"], "Creating");
     h.mark_deleted();
     assert!(h.reconcile().await.is_err());
-    assert_eq!(h.calls("DeleteEventSourceMapping"), 0, "no delete while Creating");
+    assert_eq!(
+        h.calls("DeleteEventSourceMapping"),
+        0,
+        "no delete while Creating"
+    );
     h.clock.advance(Duration::from_secs(10));
     h.finish_deletion().await;
     assert!(h.mappings().is_empty());
@@ -345,7 +456,10 @@ async fn crash_before_status_then_delete_leaves_no_orphan() {
     h.mark_deleted();
     h.clock.advance(Duration::from_secs(2));
     h.finish_deletion().await;
-    assert!(h.mappings().is_empty(), "the mapping created before the crash was found and deleted");
+    assert!(
+        h.mappings().is_empty(),
+        "the mapping created before the crash was found and deleted"
+    );
 }
 
 #[tokio::test]
@@ -353,12 +467,19 @@ async fn throttling_is_retried_with_backoff() {
     let mut h = Harness::new();
     h.apply(sqs(json!({})));
     h.reconcile().await.unwrap();
-    h.model.inject_fault(esm_emulator::model::Fault::times(Some("CreateEventSourceMapping"), esm_emulator::model::ApiError::throttled(), 1));
+    h.model.inject_fault(esm_emulator::model::Fault::times(
+        Some("CreateEventSourceMapping"),
+        esm_emulator::model::ApiError::throttled(),
+        1,
+    ));
     let err = h.reconcile().await.unwrap_err();
     assert_eq!(err.category(), "retry");
     let obj = std::sync::Arc::new(h.object().unwrap());
     let action = esm_controller::controller::error_policy(obj, &err, h.ctx.clone());
-    assert!(format!("{action:?}").contains("requeue_after: Some"), "{action:?}");
+    assert!(
+        format!("{action:?}").contains("requeue_after: Some"),
+        "{action:?}"
+    );
     h.settle().await;
     assert_eq!(h.mappings().len(), 1);
 }
@@ -370,7 +491,10 @@ async fn tags_follow_the_spec() {
     h.settle().await;
     h.apply(sqs(json!({"tags": {"team": "b"}})));
     h.settle().await;
-    let arn = h.status()["eventSourceMappingARN"].as_str().unwrap().to_string();
+    let arn = h.status()["eventSourceMappingARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let tags = h.model.list_tags(&arn).unwrap();
     assert_eq!(tags.get("team").map(String::as_str), Some("b"));
     assert!(!tags.contains_key("old"));

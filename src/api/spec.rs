@@ -1,3 +1,6 @@
+// Repeated `type_ = "string"` in the printcolumn attributes is not a mistake.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use kube::{CustomResource, KubeSchema};

@@ -85,7 +85,11 @@ mod tests {
         for attempt in 1..=10u32 {
             let d = b.next("ns/a", Track::Error);
             let cap = Duration::from_secs(1 << (attempt - 1)).min(Duration::from_secs(60));
-            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?} not in [{:?}, {cap:?}]", cap / 2);
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempt}: {d:?} not in [{:?}, {cap:?}]",
+                cap / 2
+            );
             assert!(cap >= last_cap);
             last_cap = cap;
         }

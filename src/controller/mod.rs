@@ -124,11 +124,17 @@ fn object_key(esm: &EventSourceMapping) -> String {
 }
 
 /// Requeue policy for errors that escaped the reconcile.
-pub fn error_policy<L: LambdaPort>(esm: Arc<EventSourceMapping>, error: &Error, ctx: Arc<Context<L>>) -> Action {
+pub fn error_policy<L: LambdaPort>(
+    esm: Arc<EventSourceMapping>,
+    error: &Error,
+    ctx: Arc<Context<L>>,
+) -> Action {
     let key = object_key(&esm);
     match error.root() {
         Error::DeletionInProgress { .. } => Action::requeue(ctx.backoff.next(&key, Track::Busy)),
-        Error::Lambda(e) if e.kind == ErrorKind::Busy => Action::requeue(ctx.backoff.next(&key, Track::Busy)),
+        Error::Lambda(e) if e.kind == ErrorKind::Busy => {
+            Action::requeue(ctx.backoff.next(&key, Track::Busy))
+        }
         root => {
             let mut delay = ctx.backoff.next(&key, Track::Error);
             if let Error::Lambda(LambdaError {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, EventSourceMappingStatus};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ListFilter, ObservedMapping, list_all};
-use crate::plan::{Observed, Ownership, Owner, ownership};
+use crate::plan::{Observed, Owner, Ownership, ownership};
 
 /// How a mapping that status did not record yet was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,11 +144,17 @@ pub async fn candidates<L: LambdaPort>(
     let mut out = Vec::new();
     for mapping in mappings {
         if let Some(topics) = lookup.topics
-            && mapping.fields.topics.as_deref().is_some_and(|t| t != topics)
+            && mapping
+                .fields
+                .topics
+                .as_deref()
+                .is_some_and(|t| t != topics)
         {
             continue;
         }
-        let Some(arn) = mapping.arn.clone() else { continue };
+        let Some(arn) = mapping.arn.clone() else {
+            continue;
+        };
         let tags = lambda.list_tags(lookup.region, &arn).await?;
         out.push((mapping, tags));
     }

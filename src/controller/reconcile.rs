@@ -16,8 +16,13 @@ use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflic
 use crate::plan::{self, Action, DeletePlan, Desired, Observed, Owner, Ownership, Verdict};
 
 /// Entry point for kube-runtime: finalizer bookkeeping around apply and cleanup.
-pub async fn reconcile<L: LambdaPort>(esm: Arc<EventSourceMapping>, ctx: Arc<Context<L>>) -> Result<Requeue, Error> {
-    let namespace = esm.namespace().ok_or(Error::InvalidObject("EventSourceMapping without a namespace"))?;
+pub async fn reconcile<L: LambdaPort>(
+    esm: Arc<EventSourceMapping>,
+    ctx: Arc<Context<L>>,
+) -> Result<Requeue, Error> {
+    let namespace = esm.namespace().ok_or(Error::InvalidObject(
+        "EventSourceMapping without a namespace",
+    ))?;
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
     let key = object_key(&esm);
     let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
@@ -39,7 +44,11 @@ fn now_epoch() -> f64 {
 }
 
 /// Brings Lambda in line with a live resource.
-async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMapping>, ctx: &Context<L>) -> Result<Requeue, Error> {
+async fn apply<L: LambdaPort>(
+    esm: &EventSourceMapping,
+    api: &Api<EventSourceMapping>,
+    ctx: &Context<L>,
+) -> Result<Requeue, Error> {
     let key = object_key(esm);
     let settings = &ctx.settings;
     let mut report = Report::new(esm);
@@ -47,7 +56,12 @@ async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMap
 
     // A spec the API server let through but we cannot use (CEL cannot parse JSON or read the
     // clock): say which field and why, and send nothing to AWS.
-    let desired = match Desired::from_spec(&esm.spec, owner.clone(), settings.default_region.as_deref(), now_epoch()) {
+    let desired = match Desired::from_spec(
+        &esm.spec,
+        owner.clone(),
+        settings.default_region.as_deref(),
+        now_epoch(),
+    ) {
         Ok(desired) => desired,
         Err(e) => {
             let verdict = Verdict::stalled("InvalidSpec", e.to_string());
@@ -71,13 +85,30 @@ async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMap
         report.status.create_requested_at = None;
         report.write(api).await?;
         let (reason, note) = match observation.discovery {
-            Discovery::Recovered => ("Recovered", format!("found mapping {} that this resource created before an interruption; no duplicate was created", mapping.uuid)),
-            _ => ("Adopted", format!("adopted existing mapping {}", mapping.uuid)),
+            Discovery::Recovered => (
+                "Recovered",
+                format!(
+                    "found mapping {} that this resource created before an interruption; no duplicate was created",
+                    mapping.uuid
+                ),
+            ),
+            _ => (
+                "Adopted",
+                format!("adopted existing mapping {}", mapping.uuid),
+            ),
         };
         publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
     }
     if let Observed::Gone { uuid } = &observation.observed {
-        publish(&ctx.recorder, esm, EventType::Warning, "DeletedOutOfBand", "Recreate", format!("mapping {uuid} was deleted outside the controller; creating it again")).await;
+        publish(
+            &ctx.recorder,
+            esm,
+            EventType::Warning,
+            "DeletedOutOfBand",
+            "Recreate",
+            format!("mapping {uuid} was deleted outside the controller; creating it again"),
+        )
+        .await;
         report.clear_mapping();
     }
 
@@ -102,10 +133,20 @@ async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMap
                     ctx.backoff.reset(&key, Track::Busy);
                     Requeue::requeue(settings.resync)
                 }
-                Verdict::Progressing { .. } => Requeue::requeue(ctx.backoff.next(&key, Track::Busy)),
+                Verdict::Progressing { .. } => {
+                    Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
+                }
                 Verdict::Stalled { reason, message } => {
                     if report.previous_reason() != Some(reason.as_str()) {
-                        publish(&ctx.recorder, esm, EventType::Warning, reason, "Observe", message.clone()).await;
+                        publish(
+                            &ctx.recorder,
+                            esm,
+                            EventType::Warning,
+                            reason,
+                            "Observe",
+                            message.clone(),
+                        )
+                        .await;
                     }
                     Requeue::requeue(settings.stalled_recheck)
                 }
@@ -124,8 +165,20 @@ async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMap
                     report.status.applied_fields = applied_names(&desired);
                     report.status.tags_digest = Some(digest.clone());
                     report.write(api).await?;
-                    let reason = if matches!(observation.observed, Observed::Gone { .. }) { "Recreated" } else { "Created" };
-                    publish(&ctx.recorder, esm, EventType::Normal, reason, "Create", format!("created mapping {} in {region}", mapping.uuid)).await;
+                    let reason = if matches!(observation.observed, Observed::Gone { .. }) {
+                        "Recreated"
+                    } else {
+                        "Created"
+                    };
+                    publish(
+                        &ctx.recorder,
+                        esm,
+                        EventType::Normal,
+                        reason,
+                        "Create",
+                        format!("created mapping {} in {region}", mapping.uuid),
+                    )
+                    .await;
                     Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
                 }
                 Err(e) if e.kind == ErrorKind::Conflict => {
@@ -134,23 +187,47 @@ async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMap
                 Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
             }
         }
-        Action::Update { uuid, patch, fields, reenable } => match ctx.lambda.update_mapping(region, &uuid, &patch).await {
+        Action::Update {
+            uuid,
+            patch,
+            fields,
+            reenable,
+        } => match ctx.lambda.update_mapping(region, &uuid, &patch).await {
             Ok(mapping) => {
                 report.record_mapping(&mapping);
                 report.status.applied_fields = applied_names(&desired);
                 report.verdict(&plan.verdict);
                 let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
                 if reenable {
-                    publish(&ctx.recorder, esm, EventType::Normal, "ReEnabled", "Update", plan.verdict.message().to_string()).await;
+                    publish(
+                        &ctx.recorder,
+                        esm,
+                        EventType::Normal,
+                        "ReEnabled",
+                        "Update",
+                        plan.verdict.message().to_string(),
+                    )
+                    .await;
                 } else {
-                    publish(&ctx.recorder, esm, EventType::Normal, "Updated", "Update", format!("updated {} of mapping {uuid}", names.join(", "))).await;
+                    publish(
+                        &ctx.recorder,
+                        esm,
+                        EventType::Normal,
+                        "Updated",
+                        "Update",
+                        format!("updated {} of mapping {uuid}", names.join(", ")),
+                    )
+                    .await;
                 }
                 Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
             }
             Err(e) if e.kind == ErrorKind::NotFound => {
                 // Deleted between our Get and Update: the next pass recreates it.
                 report.clear_mapping();
-                report.verdict(&Verdict::progressing("Recreating", format!("mapping {uuid} disappeared during an update")));
+                report.verdict(&Verdict::progressing(
+                    "Recreating",
+                    format!("mapping {uuid} disappeared during an update"),
+                ));
                 Requeue::requeue(Duration::from_secs(1))
             }
             Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
@@ -180,7 +257,11 @@ async fn apply<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMap
 }
 
 fn applied_names(desired: &Desired) -> Vec<String> {
-    desired.set.iter().map(|f| f.wire_name().to_string()).collect()
+    desired
+        .set
+        .iter()
+        .map(|f| f.wire_name().to_string())
+        .collect()
 }
 
 fn log_outcome(esm: &EventSourceMapping, report: &Report<'_>, verdict: &Verdict) {
@@ -203,7 +284,15 @@ async fn stall<L: LambdaPort>(
     verdict: Verdict,
 ) -> Result<Requeue, Error> {
     if report.previous_reason() != Some(verdict.reason()) {
-        publish(&ctx.recorder, esm, EventType::Warning, verdict.reason(), "Reconcile", verdict.message().to_string()).await;
+        publish(
+            &ctx.recorder,
+            esm,
+            EventType::Warning,
+            verdict.reason(),
+            "Reconcile",
+            verdict.message().to_string(),
+        )
+        .await;
     }
     report.verdict(&verdict);
     report.write(api).await?;
@@ -222,16 +311,58 @@ async fn lambda_failure<L: LambdaPort>(
     let key = object_key(esm);
     match e.kind {
         ErrorKind::Busy => {
-            let verdict = Verdict::progressing("Waiting", format!("Lambda is busy with the mapping: {}", e.message));
+            let verdict = Verdict::progressing(
+                "Waiting",
+                format!("Lambda is busy with the mapping: {}", e.message),
+            );
             report.verdict(&verdict);
             report.write(api).await?;
             Ok(Requeue::requeue(ctx.backoff.next(&key, Track::Busy)))
         }
-        ErrorKind::Invalid => stall(esm, api, ctx, report, Verdict::stalled("InvalidParameter", format!("{}: {}", e.operation, e.message))).await,
-        ErrorKind::NotFound => stall(esm, api, ctx, report, Verdict::stalled("FunctionNotFound", format!("{}: {} (re-checked periodically: the function may be created later)", e.operation, e.message))).await,
-        ErrorKind::AccessDenied => stall(esm, api, ctx, report, Verdict::stalled("AccessDenied", format!("{}: {}", e.operation, e.message))).await,
+        ErrorKind::Invalid => {
+            stall(
+                esm,
+                api,
+                ctx,
+                report,
+                Verdict::stalled(
+                    "InvalidParameter",
+                    format!("{}: {}", e.operation, e.message),
+                ),
+            )
+            .await
+        }
+        ErrorKind::NotFound => {
+            stall(
+                esm,
+                api,
+                ctx,
+                report,
+                Verdict::stalled(
+                    "FunctionNotFound",
+                    format!(
+                        "{}: {} (re-checked periodically: the function may be created later)",
+                        e.operation, e.message
+                    ),
+                ),
+            )
+            .await
+        }
+        ErrorKind::AccessDenied => {
+            stall(
+                esm,
+                api,
+                ctx,
+                report,
+                Verdict::stalled("AccessDenied", format!("{}: {}", e.operation, e.message)),
+            )
+            .await
+        }
         ErrorKind::Conflict | ErrorKind::Retry => {
-            let verdict = Verdict::progressing("Retrying", format!("{} failed and will be retried: {}", e.operation, e.message));
+            let verdict = Verdict::progressing(
+                "Retrying",
+                format!("{} failed and will be retried: {}", e.operation, e.message),
+            );
             report.verdict(&verdict);
             report.write(api).await?;
             Err(Error::Lambda(e))
@@ -276,12 +407,24 @@ async fn resolve_conflict<L: LambdaPort>(
         if verdict != Ownership::Foreign {
             report.record_mapping(mapping);
             report.status.create_requested_at = None;
-            report.verdict(&Verdict::progressing("Adopting", format!("recorded existing mapping {}", mapping.uuid)));
+            report.verdict(&Verdict::progressing(
+                "Adopting",
+                format!("recorded existing mapping {}", mapping.uuid),
+            ));
             report.write(api).await?;
             let (reason, note) = if verdict == Ownership::Ours {
-                ("Recovered", format!("Create reported a duplicate; mapping {} is this resource's own (created by an earlier attempt) and was recorded, no duplicate exists", mapping.uuid))
+                (
+                    "Recovered",
+                    format!(
+                        "Create reported a duplicate; mapping {} is this resource's own (created by an earlier attempt) and was recorded, no duplicate exists",
+                        mapping.uuid
+                    ),
+                )
             } else {
-                ("Adopted", format!("adopted existing mapping {}", mapping.uuid))
+                (
+                    "Adopted",
+                    format!("adopted existing mapping {}", mapping.uuid),
+                )
             };
             publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
             return Ok(Requeue::requeue(Duration::from_secs(1)));
@@ -295,17 +438,28 @@ async fn resolve_conflict<L: LambdaPort>(
     report.status.create_requested_at = None;
     let verdict = Verdict::stalled(
         "Conflict",
-        format!("mapping {uuid} for the same event source and function already exists and is not managed by this resource; delete it, or annotate this resource with {ADOPT_ANNOTATION}={uuid} to take it over"),
+        format!(
+            "mapping {uuid} for the same event source and function already exists and is not managed by this resource; delete it, or annotate this resource with {ADOPT_ANNOTATION}={uuid} to take it over"
+        ),
     );
     stall(esm, api, ctx, report, verdict).await
 }
 
 /// Deletes the mapping (or not, with Retain) before the finalizer is released. A bad spec never
 /// blocks this: nothing here validates the spec.
-async fn cleanup<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceMapping>, ctx: &Context<L>) -> Result<Requeue, Error> {
+async fn cleanup<L: LambdaPort>(
+    esm: &EventSourceMapping,
+    api: &Api<EventSourceMapping>,
+    ctx: &Context<L>,
+) -> Result<Requeue, Error> {
     let owner = Owner::of(esm, &ctx.settings.cluster_name);
     let mut report = Report::new(esm);
-    let Some(region) = esm.spec.region.clone().or_else(|| ctx.settings.default_region.clone()) else {
+    let Some(region) = esm
+        .spec
+        .region
+        .clone()
+        .or_else(|| ctx.settings.default_region.clone())
+    else {
         // Without a region nothing can ever have been created.
         return Ok(Requeue::await_change());
     };
@@ -317,25 +471,51 @@ async fn cleanup<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceM
         // Tags are not needed to delete; the adopt annotation only matters for live resources.
         match observe_for_delete(&ctx.lambda, &status, &lookup).await {
             Ok(o) => o,
-            Err(e) if e.kind == ErrorKind::Busy => return Err(Error::DeletionInProgress { uuid: status.uuid.unwrap_or_default(), state: "busy".into() }),
+            Err(e) if e.kind == ErrorKind::Busy => {
+                return Err(Error::DeletionInProgress {
+                    uuid: status.uuid.unwrap_or_default(),
+                    state: "busy".into(),
+                });
+            }
             Err(e) => return Err(e.into()),
         }
     };
     match plan::plan_delete(esm.spec.deletion_policy, &observed) {
         DeletePlan::Release { reason } => {
-            let (event_reason, note) = if esm.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
-                ("Retained", format!("{reason}: {}", esm.status.as_ref().and_then(|s| s.uuid.clone()).unwrap_or_else(|| "no mapping".into())))
-            } else {
-                ("Deleted", reason)
-            };
-            publish(&ctx.recorder, esm, EventType::Normal, event_reason, "Delete", note).await;
+            let (event_reason, note) =
+                if esm.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
+                    (
+                        "Retained",
+                        format!(
+                            "{reason}: {}",
+                            esm.status
+                                .as_ref()
+                                .and_then(|s| s.uuid.clone())
+                                .unwrap_or_else(|| "no mapping".into())
+                        ),
+                    )
+                } else {
+                    ("Deleted", reason)
+                };
+            publish(
+                &ctx.recorder,
+                esm,
+                EventType::Normal,
+                event_reason,
+                "Delete",
+                note,
+            )
+            .await;
             ctx.backoff.forget(&object_key(esm));
             Ok(Requeue::await_change())
         }
         DeletePlan::Wait { uuid, state } => {
             if let Observed::Found { mapping, .. } = &observed {
                 report.record_mapping(mapping);
-                report.verdict(&Verdict::progressing("Deleting", format!("waiting for Lambda: mapping {uuid} is {state}")));
+                report.verdict(&Verdict::progressing(
+                    "Deleting",
+                    format!("waiting for Lambda: mapping {uuid} is {state}"),
+                ));
                 report.write(api).await?;
             }
             Err(Error::DeletionInProgress { uuid, state })
@@ -343,13 +523,25 @@ async fn cleanup<L: LambdaPort>(esm: &EventSourceMapping, api: &Api<EventSourceM
         DeletePlan::Delete { uuid } => match ctx.lambda.delete_mapping(&region, &uuid).await {
             Ok(mapping) => {
                 report.record_mapping(&mapping);
-                report.verdict(&Verdict::progressing("Deleting", format!("deleting mapping {uuid}")));
+                report.verdict(&Verdict::progressing(
+                    "Deleting",
+                    format!("deleting mapping {uuid}"),
+                ));
                 report.write(api).await?;
-                Err(Error::DeletionInProgress { uuid, state: "Deleting".into() })
+                Err(Error::DeletionInProgress {
+                    uuid,
+                    state: "Deleting".into(),
+                })
             }
             // Already gone is success; the next pass sees Gone and releases.
-            Err(e) if e.kind == ErrorKind::NotFound => Err(Error::DeletionInProgress { uuid, state: "gone".into() }),
-            Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress { uuid, state: "busy".into() }),
+            Err(e) if e.kind == ErrorKind::NotFound => Err(Error::DeletionInProgress {
+                uuid,
+                state: "gone".into(),
+            }),
+            Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress {
+                uuid,
+                state: "busy".into(),
+            }),
             Err(e) => Err(e.into()),
         },
     }
@@ -362,7 +554,10 @@ async fn observe_for_delete<L: LambdaPort>(
 ) -> Result<Observed, LambdaError> {
     if let Some(uuid) = &status.uuid {
         return match lambda.get_mapping(lookup.region, uuid).await {
-            Ok(mapping) => Ok(Observed::Found { mapping, tags: None }),
+            Ok(mapping) => Ok(Observed::Found {
+                mapping,
+                tags: None,
+            }),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(Observed::Gone { uuid: uuid.clone() }),
             Err(e) => Err(e),
         };
@@ -371,7 +566,10 @@ async fn observe_for_delete<L: LambdaPort>(
     if status.create_requested_at.is_some()
         && let Some((mapping, _)) = super::observe::find_own(lambda, lookup).await?
     {
-        return Ok(Observed::Found { mapping, tags: None });
+        return Ok(Observed::Found {
+            mapping,
+            tags: None,
+        });
     }
     Ok(Observed::Nothing)
 }

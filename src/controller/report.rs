@@ -31,7 +31,10 @@ impl<'a> Report<'a> {
     pub fn record_mapping(&mut self, mapping: &ObservedMapping) {
         let s = &mut self.status;
         s.uuid = Some(mapping.uuid.clone());
-        s.event_source_mapping_arn = mapping.arn.clone().or_else(|| s.event_source_mapping_arn.clone());
+        s.event_source_mapping_arn = mapping
+            .arn
+            .clone()
+            .or_else(|| s.event_source_mapping_arn.clone());
         s.function_arn = mapping.function_arn.clone();
         s.state = mapping.state.clone();
         s.state_transition_reason = mapping.state_transition_reason.clone();
@@ -59,13 +62,19 @@ impl<'a> Report<'a> {
     pub fn verdict(&mut self, verdict: &Verdict) {
         let now = Time(jiff::Timestamp::now());
         self.status.observed_generation = self.esm.metadata.generation;
-        self.status.conditions =
-            report::conditions(verdict, self.esm.metadata.generation, &self.before.conditions, &now);
+        self.status.conditions = report::conditions(
+            verdict,
+            self.esm.metadata.generation,
+            &self.before.conditions,
+            &now,
+        );
     }
 
     /// The Ready/Stalled reason before this reconcile, to publish events on transitions only.
     pub fn previous_reason(&self) -> Option<&str> {
-        self.before.condition(report::READY).map(|c| c.reason.as_str())
+        self.before
+            .condition(report::READY)
+            .map(|c| c.reason.as_str())
     }
 
     /// Writes the status if it changed; afterwards the new status is the baseline.

@@ -17,6 +17,8 @@ pub use desired::{Desired, Field, Owner, SourceKind, SpecError};
 pub use report::Verdict;
 
 /// What the controller found in Lambda for a resource.
+// One short-lived value per reconcile: boxing the mapping would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Observed {
     /// No mapping exists for this resource (none recorded, none found).

@@ -36,45 +36,103 @@ fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
     }
 }
 
-fn mapping(operation: &'static str, v: Result<Value, ApiError>) -> Result<ObservedMapping, LambdaError> {
+fn mapping(
+    operation: &'static str,
+    v: Result<Value, ApiError>,
+) -> Result<ObservedMapping, LambdaError> {
     let v = v.map_err(|e| to_lambda_error(operation, e))?;
     Ok(serde_json::from_value(v).expect("the model returns Lambda's mapping shape"))
 }
 
 impl LambdaPort for ModelPort {
-    async fn create_mapping(&self, _region: &str, request: &MappingFields) -> Result<ObservedMapping, LambdaError> {
+    async fn create_mapping(
+        &self,
+        _region: &str,
+        request: &MappingFields,
+    ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(request).unwrap();
-        mapping("CreateEventSourceMapping", self.model.create_event_source_mapping(&body))
+        mapping(
+            "CreateEventSourceMapping",
+            self.model.create_event_source_mapping(&body),
+        )
     }
     async fn get_mapping(&self, _region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
-        mapping("GetEventSourceMapping", self.model.get_event_source_mapping(uuid))
+        mapping(
+            "GetEventSourceMapping",
+            self.model.get_event_source_mapping(uuid),
+        )
     }
-    async fn update_mapping(&self, _region: &str, uuid: &str, patch: &MappingFields) -> Result<ObservedMapping, LambdaError> {
+    async fn update_mapping(
+        &self,
+        _region: &str,
+        uuid: &str,
+        patch: &MappingFields,
+    ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(patch).unwrap();
-        mapping("UpdateEventSourceMapping", self.model.update_event_source_mapping(uuid, &body))
+        mapping(
+            "UpdateEventSourceMapping",
+            self.model.update_event_source_mapping(uuid, &body),
+        )
     }
-    async fn delete_mapping(&self, _region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
-        mapping("DeleteEventSourceMapping", self.model.delete_event_source_mapping(uuid))
+    async fn delete_mapping(
+        &self,
+        _region: &str,
+        uuid: &str,
+    ) -> Result<ObservedMapping, LambdaError> {
+        mapping(
+            "DeleteEventSourceMapping",
+            self.model.delete_event_source_mapping(uuid),
+        )
     }
-    async fn list_mappings(&self, _region: &str, filter: &ListFilter, marker: Option<&str>) -> Result<MappingPage, LambdaError> {
+    async fn list_mappings(
+        &self,
+        _region: &str,
+        filter: &ListFilter,
+        marker: Option<&str>,
+    ) -> Result<MappingPage, LambdaError> {
         let op = "ListEventSourceMappings";
         let v = self
             .model
-            .list_event_source_mappings(filter.event_source_arn.as_deref(), filter.function_name.as_deref(), marker, Some(100))
+            .list_event_source_mappings(
+                filter.event_source_arn.as_deref(),
+                filter.function_name.as_deref(),
+                marker,
+                Some(100),
+            )
             .map_err(|e| to_lambda_error(op, e))?;
         Ok(MappingPage {
             mappings: serde_json::from_value(v["EventSourceMappings"].clone()).unwrap(),
             next_marker: v["NextMarker"].as_str().map(str::to_string),
         })
     }
-    async fn tag_resource(&self, _region: &str, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), LambdaError> {
-        self.model.tag_resource(arn, tags).map_err(|e| to_lambda_error("TagResource", e))
+    async fn tag_resource(
+        &self,
+        _region: &str,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), LambdaError> {
+        self.model
+            .tag_resource(arn, tags)
+            .map_err(|e| to_lambda_error("TagResource", e))
     }
-    async fn untag_resource(&self, _region: &str, arn: &str, keys: &[String]) -> Result<(), LambdaError> {
-        self.model.untag_resource(arn, keys).map_err(|e| to_lambda_error("UntagResource", e))
+    async fn untag_resource(
+        &self,
+        _region: &str,
+        arn: &str,
+        keys: &[String],
+    ) -> Result<(), LambdaError> {
+        self.model
+            .untag_resource(arn, keys)
+            .map_err(|e| to_lambda_error("UntagResource", e))
     }
-    async fn list_tags(&self, _region: &str, arn: &str) -> Result<BTreeMap<String, String>, LambdaError> {
-        self.model.list_tags(arn).map_err(|e| to_lambda_error("ListTags", e))
+    async fn list_tags(
+        &self,
+        _region: &str,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, LambdaError> {
+        self.model
+            .list_tags(arn)
+            .map_err(|e| to_lambda_error("ListTags", e))
     }
 }
 
@@ -131,7 +189,10 @@ fn json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
                 let target = doc.pointer_mut(parent).ok_or("no parent")?;
                 match target {
                     Value::Array(a) if last == "-" => a.push(op["value"].clone()),
-                    Value::Array(a) => a.insert(last.parse::<usize>().map_err(|e| e.to_string())?, op["value"].clone()),
+                    Value::Array(a) => a.insert(
+                        last.parse::<usize>().map_err(|e| e.to_string())?,
+                        op["value"].clone(),
+                    ),
                     Value::Object(o) => {
                         o.insert(last.to_string(), op["value"].clone());
                     }
@@ -166,14 +227,23 @@ impl KubeDouble {
     async fn handle(&self, req: Request<Body>) -> Response<Body> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let body: Bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body: Bytes = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let mut st = self.state.lock().unwrap();
-        if path.starts_with("/apis/events.k8s.io/") || path.starts_with("/api/v1/namespaces/") && path.contains("/events") {
+        if path.starts_with("/apis/events.k8s.io/")
+            || path.starts_with("/api/v1/namespaces/") && path.contains("/events")
+        {
             st.events.push(body.clone());
             return json_response(StatusCode::CREATED, &body);
         }
-        let prefix = format!("/apis/lambda.esm-controller.dev/v1alpha1/namespaces/{NS}/eventsourcemappings/");
+        let prefix = format!(
+            "/apis/lambda.esm-controller.dev/v1alpha1/namespaces/{NS}/eventsourcemappings/"
+        );
         let Some(rest) = path.strip_prefix(&prefix) else {
             return status_error(404, "NotFound", &format!("unexpected path {path}"));
         };
@@ -183,8 +253,12 @@ impl KubeDouble {
         };
         st.resource_version += 1;
         let rv = st.resource_version.to_string();
-        if st.objects.get(&name).is_none() {
-            return status_error(404, "NotFound", &format!("eventsourcemappings {name} not found"));
+        if !st.objects.contains_key(&name) {
+            return status_error(
+                404,
+                "NotFound",
+                &format!("eventsourcemappings {name} not found"),
+            );
         }
         match (method.as_str(), sub.as_deref()) {
             ("GET", None) => json_response(StatusCode::OK, &st.objects[&name]),
@@ -210,7 +284,9 @@ impl KubeDouble {
                 obj["metadata"]["resourceVersion"] = json!(rv);
                 let out = obj.clone();
                 // Like the API server: a deleted object goes once its finalizers are gone.
-                let finalizers_left = out["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                let finalizers_left = out["metadata"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty());
                 if out["metadata"]["deletionTimestamp"].is_string() && !finalizers_left {
                     st.objects.remove(&name);
                 }
@@ -250,8 +326,20 @@ impl Harness {
             default_region: Some("us-east-1".into()),
             ..Settings::default()
         };
-        let ctx = Arc::new(Context::new(kube.client(), ModelPort { model: model.clone() }, settings));
-        Self { model, clock, kube, ctx, generation: 0 }
+        let ctx = Arc::new(Context::new(
+            kube.client(),
+            ModelPort {
+                model: model.clone(),
+            },
+            settings,
+        ));
+        Self {
+            model,
+            clock,
+            kube,
+            ctx,
+            generation: 0,
+        }
     }
 
     /// Creates or replaces the resource `orders` with this spec (a new generation).
@@ -278,7 +366,9 @@ impl Harness {
 
     pub fn object(&self) -> Option<EventSourceMapping> {
         let st = self.kube.state.lock().unwrap();
-        st.objects.get("orders").map(|o| serde_json::from_value(o.clone()).unwrap())
+        st.objects
+            .get("orders")
+            .map(|o| serde_json::from_value(o.clone()).unwrap())
     }
 
     pub fn status(&self) -> Value {
@@ -291,11 +381,21 @@ impl Harness {
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
             .unwrap_or_else(|| panic!("no {type_} condition in {status}"));
-        (c["status"].as_str().unwrap().to_string(), c["reason"].as_str().unwrap().to_string())
+        (
+            c["status"].as_str().unwrap().to_string(),
+            c["reason"].as_str().unwrap().to_string(),
+        )
     }
 
     pub fn event_reasons(&self) -> Vec<String> {
-        self.kube.state.lock().unwrap().events.iter().map(|e| e["reason"].as_str().unwrap_or("").to_string()).collect()
+        self.kube
+            .state
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     pub fn calls(&self, op: &str) -> u64 {
@@ -303,14 +403,22 @@ impl Harness {
     }
 
     pub fn write_calls(&self) -> u64 {
-        ["CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping", "TagResource", "UntagResource"]
-            .iter()
-            .map(|op| self.calls(op))
-            .sum()
+        [
+            "CreateEventSourceMapping",
+            "UpdateEventSourceMapping",
+            "DeleteEventSourceMapping",
+            "TagResource",
+            "UntagResource",
+        ]
+        .iter()
+        .map(|op| self.calls(op))
+        .sum()
     }
 
     /// One reconcile of the current object, as kube-runtime would run it.
-    pub async fn reconcile(&self) -> Result<kube::runtime::controller::Action, esm_controller::controller::Error> {
+    pub async fn reconcile(
+        &self,
+    ) -> Result<kube::runtime::controller::Action, esm_controller::controller::Error> {
         let obj = self.object().expect("object exists");
         esm_controller::controller::reconcile(Arc::new(obj), self.ctx.clone()).await
     }

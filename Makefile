@@ -1,0 +1,27 @@
+# Top-level tasks. The test bed (testbed/) provides a real kube-apiserver,
+# the Lambda emulator and optionally moto; see testbed/README.md.
+SHELL := /bin/bash
+
+.PHONY: bed bed-down bed-env apiserver test demo
+
+## Start the test bed in the background (writes .testbed/env and .testbed/kubeconfig).
+bed:
+	bash testbed/bed.sh up
+
+## Stop every process the test bed started.
+bed-down:
+	bash testbed/bed.sh down
+
+## Print the test bed's env file (eval "$$(make -s bed-env)").
+bed-env:
+	@bash testbed/bed.sh env
+
+## Build (or find cached) the test bed kube-apiserver binary; prints its path.
+apiserver:
+	bash testbed/build-apiserver.sh
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
