@@ -500,3 +500,36 @@ async fn tags_follow_the_spec() {
     assert!(!tags.contains_key("old"));
     assert!(tags.contains_key("esm-controller.dev/owner-uid"));
 }
+
+#[tokio::test]
+async fn retained_mapping_is_adopted_again_by_the_same_resource() {
+    // GitOps: delete with Retain, then the same manifest is applied again (a new UID). The
+    // mapping from the earlier incarnation is recognised by its namespace/name and cluster tags
+    // and adopted, with no annotation and no conflict (ACK community issue 2762).
+    let mut h = Harness::new();
+    h.apply(sqs(json!({"deletionPolicy": "Retain", "batchSize": 5})));
+    h.settle().await;
+    let first = h.status()["uuid"].as_str().unwrap().to_string();
+    h.mark_deleted();
+    h.finish_deletion().await;
+
+    h.uid = "uid-orders-2".into();
+    h.apply(sqs(json!({"batchSize": 6})));
+    h.settle().await;
+    assert_eq!(h.status()["uuid"], first.as_str());
+    assert_eq!(h.mappings().len(), 1);
+    assert_eq!(h.mappings()[0]["BatchSize"], 6);
+    assert!(
+        h.event_reasons().contains(&"Adopted".to_string()),
+        "{:?}",
+        h.event_reasons()
+    );
+    let tags = h
+        .model
+        .list_tags(h.status()["eventSourceMappingARN"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        tags["esm-controller.dev/owner-uid"], "uid-orders-2",
+        "ownership moves to the new resource"
+    );
+}

@@ -309,6 +309,8 @@ pub struct Harness {
     pub kube: KubeDouble,
     pub ctx: Arc<Context<ModelPort>>,
     generation: i64,
+    /// UID given to the object the next time it is created.
+    pub uid: String,
 }
 
 impl Harness {
@@ -339,6 +341,7 @@ impl Harness {
             kube,
             ctx,
             generation: 0,
+            uid: "uid-orders-1".into(),
         }
     }
 
@@ -355,7 +358,7 @@ impl Harness {
             json!({
                 "apiVersion": "lambda.esm-controller.dev/v1alpha1",
                 "kind": "EventSourceMapping",
-                "metadata": {"name": "orders", "namespace": NS, "uid": "uid-orders-1", "resourceVersion": "1"},
+                "metadata": {"name": "orders", "namespace": NS, "uid": self.uid, "resourceVersion": "1"},
             })
         });
         obj["spec"] = spec;
