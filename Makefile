@@ -2,7 +2,7 @@
 # the Lambda emulator and optionally moto; see testbed/README.md.
 SHELL := /bin/bash
 
-.PHONY: bed bed-down bed-env apiserver test demo
+.PHONY: bed bed-down bed-env bed-smoke apiserver test demo
 
 ## Start the test bed in the background (writes .testbed/env and .testbed/kubeconfig).
 bed:
@@ -15,6 +15,10 @@ bed-down:
 ## Print the test bed's env file (eval "$$(make -s bed-env)").
 bed-env:
 	@bash testbed/bed.sh env
+
+## Smoke-test a running bed (RBAC, TokenRequest, Events, Leases, CRD + CEL).
+bed-smoke:
+	bash testbed/smoke.sh
 
 ## Build (or find cached) the test bed kube-apiserver binary; prints its path.
 apiserver:

@@ -388,7 +388,7 @@ impl SourceAccessType {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[x_kube(validation = kube::core::Rule::new("self.all(k, k == 'KAFKA_BOOTSTRAP_SERVERS')").message("the only supported endpoint key is KAFKA_BOOTSTRAP_SERVERS").field_path(".endpoints").reason(kube::core::Reason::FieldValueInvalid))]
+#[x_kube(validation = kube::core::Rule::new("self.endpoints.all(k, k == 'KAFKA_BOOTSTRAP_SERVERS')").message("the only supported endpoint key is KAFKA_BOOTSTRAP_SERVERS").field_path(".endpoints").reason(kube::core::Reason::FieldValueInvalid))]
 #[serde(rename_all = "camelCase")]
 pub struct SelfManagedEventSource {
     /// `KAFKA_BOOTSTRAP_SERVERS`: 1–10 brokers as `host:port`, e.g. `["b-1.example.com:9092"]`.
