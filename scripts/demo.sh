@@ -22,7 +22,7 @@ curl -fsS -X POST -H 'content-type: application/json' -d '{"name":"order-handler
 say "starting esm-controller (log: .testbed/logs/controller.log)"
 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   setsid "$CARGO_TARGET_DIR/debug/esm-controller" run \
-    --aws-endpoint-url "$LAMBDA_ENDPOINT" --region "$AWS_REGION" --cluster-name demo --resync-period 30s \
+    --aws-endpoint-url "$LAMBDA_ENDPOINT" --region "$AWS_REGION" --cluster-name demo --resync-period 30s --http-addr 127.0.0.1:0 \
     </dev/null >.testbed/logs/controller.log 2>&1 &
 echo $! > .testbed/pids/controller.pid
 

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod controller;
+pub mod http;
 pub mod lambda;
 pub mod plan;
 pub mod telemetry;

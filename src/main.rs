@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use clap::Parser;
 use esm_controller::api::EventSourceMapping;
+use esm_controller::controller::leader::{Elector, LeaseSettings};
 use esm_controller::controller::{self, Context, Settings, WatchScope};
+use esm_controller::http::{self, Readiness};
+use esm_controller::lambda::Metered;
 use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
+use esm_controller::telemetry::Metrics;
 use esm_controller::telemetry::{self, LogFormat};
 use kube::api::ListParams;
 use kube::{Api, Client};
@@ -18,7 +22,7 @@ use kube::{Api, Client};
 )]
 enum Command {
     /// Run the controller.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinition YAML (or write it into a directory).
     Crd {
         /// Directory to write `lambda.esm-controller.dev_eventsourcemappings.yaml` into.
@@ -55,6 +59,18 @@ struct RunArgs {
     /// AWS_ENDPOINT_URL_LAMBDA are honoured too.
     #[arg(long, env = "ESM_AWS_ENDPOINT_URL")]
     aws_endpoint_url: Option<String>,
+    /// Address of the /healthz, /readyz and /metrics endpoint.
+    #[arg(long, env = "ESM_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: std::net::SocketAddr,
+    /// Reconcile only while holding a Lease (required when running more than one replica).
+    #[arg(long, env = "ESM_LEADER_ELECT", default_value_t = false)]
+    leader_elect: bool,
+    /// Namespace of the leader-election Lease (default: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "ESM_LEADER_ELECTION_ID", default_value = "esm-controller")]
+    leader_election_id: String,
     #[arg(long, env = "ESM_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     #[arg(long, env = "ESM_LOG_LEVEL", default_value = "info")]
@@ -108,7 +124,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run(args)) {
+            match runtime.block_on(run(*args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     tracing::error!("{message}");
@@ -166,16 +182,79 @@ async fn run(args: RunArgs) -> Result<(), String> {
         resync_s = settings.resync.as_secs(),
         concurrency = args.concurrency,
         namespaces = ?args.namespaces,
+        leader_elect = args.leader_elect,
         "starting esm-controller"
     );
-    let ctx = Arc::new(Context::new(client, lambda, settings));
+
+    // One shutdown signal for everything: the HTTP server, the lease and the controller.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Arc::new(Readiness::default());
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
+    tokio::spawn(http::serve(
+        listener,
+        metrics.clone(),
+        readiness.clone(),
+        stopped(),
+    ));
+
+    let elector = if args.leader_elect {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .ok_or("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")?;
+        let identity = std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("esm-controller-{}", std::process::id()));
+        let elector = Elector::new(
+            client.clone(),
+            LeaseSettings::new(namespace, args.leader_election_id.clone(), identity),
+        );
+        // A standby replica is healthy and ready to take over.
+        readiness.set_ready();
+        tokio::select! {
+            _ = elector.acquire() => {},
+            _ = stopped() => return Ok(()),
+        }
+        Some(elector)
+    } else {
+        None
+    };
+
+    let lambda = Metered::new(lambda, metrics.clone());
+    let ctx = Arc::new(Context::new(client, lambda, settings).with_metrics(metrics));
     let scope = WatchScope {
         namespaces: args.namespaces,
         label_selector: args.label_selector,
     };
-    controller::run(ctx, scope, args.concurrency, shutdown_signal()).await;
+    let controller = controller::run(ctx, scope, args.concurrency, readiness, stopped());
+    let result = match &elector {
+        Some(elector) => tokio::select! {
+            _ = controller => Ok(()),
+            reason = elector.hold() => Err(format!("stopping: lost leadership ({reason})")),
+        },
+        None => {
+            controller.await;
+            Ok(())
+        }
+    };
+    if let Some(elector) = &elector {
+        elector.release().await;
+    }
     tracing::info!("stopped");
-    Ok(())
+    result
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C: stop taking new work, let running reconciles finish.

@@ -2,6 +2,7 @@
 //! [`crate::plan`]; this module observes, acts and reports around them.
 
 mod backoff;
+pub mod leader;
 mod observe;
 mod reconcile;
 mod report;
@@ -19,6 +20,7 @@ pub use reconcile::reconcile;
 
 use crate::api::EventSourceMapping;
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
+use crate::telemetry::Metrics;
 
 /// The controller's errors. Lambda errors that a reconcile can explain to the user become
 /// conditions instead; what reaches here is retried with per-object backoff.
@@ -98,6 +100,7 @@ pub struct Context<L> {
     pub recorder: Recorder,
     pub settings: Settings,
     pub backoff: Backoff,
+    pub metrics: Arc<Metrics>,
 }
 
 impl<L: LambdaPort> Context<L> {
@@ -115,7 +118,20 @@ impl<L: LambdaPort> Context<L> {
             recorder,
             settings,
             backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(30)),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Shares a metrics registry (the one `/metrics` serves and the metered Lambda port uses).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// A requeue after `delay`, recorded for the queue-depth metric.
+    pub fn requeue(&self, key: &str, delay: Duration) -> Action {
+        self.metrics.scheduled(key, delay);
+        Action::requeue(delay)
     }
 }
 
@@ -152,7 +168,7 @@ pub fn error_policy<L: LambdaPort>(
                 retry_in_ms = delay.as_millis() as u64,
                 "reconcile failed"
             );
-            Action::requeue(delay)
+            ctx.requeue(&key, delay)
         }
     }
 }
@@ -165,11 +181,13 @@ pub struct WatchScope {
     pub label_selector: Option<String>,
 }
 
-/// Runs the controller until `shutdown` resolves.
+/// Runs the controller until `shutdown` resolves. `readiness` is set once every watch cache
+/// has synced.
 pub async fn run<L: LambdaPort>(
     ctx: Arc<Context<L>>,
     scope: WatchScope,
     concurrency: u16,
+    readiness: Arc<crate::http::Readiness>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let mut config = watcher::Config::default().any_semantic();
@@ -186,13 +204,27 @@ pub async fn run<L: LambdaPort>(
             .map(|ns| Api::namespaced(ctx.client.clone(), ns))
             .collect()
     };
-    let controllers = apis.into_iter().map(|api| {
-        let ctx = ctx.clone();
-        let shutdown = shutdown.clone();
-        Controller::new(api, config.clone())
-            .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-            .graceful_shutdown_on(shutdown)
-            .run(reconcile, error_policy, ctx)
+    let controllers: Vec<_> = apis
+        .into_iter()
+        .map(|api| {
+            Controller::new(api, config.clone())
+                .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+        })
+        .collect();
+    let stores: Vec<_> = controllers.iter().map(|c| c.store()).collect();
+    tokio::spawn(async move {
+        for store in stores {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+        }
+        tracing::info!("watch caches synced");
+        readiness.set_ready();
+    });
+    let runs = controllers.into_iter().map(|controller| {
+        controller
+            .graceful_shutdown_on(shutdown.clone())
+            .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
                 match result {
                     Ok((obj, _)) => tracing::trace!(object = %obj, "reconciled"),
@@ -201,5 +233,5 @@ pub async fn run<L: LambdaPort>(
                 }
             })
     });
-    futures::future::join_all(controllers).await;
+    futures::future::join_all(runs).await;
 }

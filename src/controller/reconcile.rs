@@ -25,6 +25,7 @@ pub async fn reconcile<L: LambdaPort>(
     ))?;
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
     let key = object_key(&esm);
+    let timer = ctx.metrics.reconcile_started(&key);
     let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
         match event {
             Finalize::Apply(esm) => apply(&esm, &api, &ctx).await,
@@ -33,8 +34,12 @@ pub async fn reconcile<L: LambdaPort>(
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
-    if result.is_ok() {
-        ctx.backoff.reset(&key, Track::Error);
+    match &result {
+        Ok(_) => {
+            ctx.backoff.reset(&key, Track::Error);
+            timer.finish(ctx.metrics.take_outcome(&key));
+        }
+        Err(e) => timer.finish(e.category()),
     }
     result
 }
@@ -131,10 +136,10 @@ async fn apply<L: LambdaPort>(
                 Verdict::Ready { .. } => {
                     report.status.applied_fields = applied_names(&desired);
                     ctx.backoff.reset(&key, Track::Busy);
-                    Requeue::requeue(settings.resync)
+                    ctx.requeue(&key, settings.resync)
                 }
                 Verdict::Progressing { .. } => {
-                    Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
+                    ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
                 }
                 Verdict::Stalled { reason, message } => {
                     if report.previous_reason() != Some(reason.as_str()) {
@@ -148,7 +153,7 @@ async fn apply<L: LambdaPort>(
                         )
                         .await;
                     }
-                    Requeue::requeue(settings.stalled_recheck)
+                    ctx.requeue(&key, settings.stalled_recheck)
                 }
             }
         }
@@ -165,6 +170,7 @@ async fn apply<L: LambdaPort>(
                     report.status.applied_fields = applied_names(&desired);
                     report.status.tags_digest = Some(digest.clone());
                     report.write(api).await?;
+                    ctx.metrics.mapping_created(&key);
                     let reason = if matches!(observation.observed, Observed::Gone { .. }) {
                         "Recreated"
                     } else {
@@ -179,7 +185,7 @@ async fn apply<L: LambdaPort>(
                         format!("created mapping {} in {region}", mapping.uuid),
                     )
                     .await;
-                    Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
+                    ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
                 }
                 Err(e) if e.kind == ErrorKind::Conflict => {
                     return resolve_conflict(esm, api, ctx, &mut report, &lookup, e).await;
@@ -219,7 +225,7 @@ async fn apply<L: LambdaPort>(
                     )
                     .await;
                 }
-                Requeue::requeue(ctx.backoff.next(&key, Track::Busy))
+                ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
             }
             Err(e) if e.kind == ErrorKind::NotFound => {
                 // Deleted between our Get and Update: the next pass recreates it.
@@ -228,7 +234,7 @@ async fn apply<L: LambdaPort>(
                     "Recreating",
                     format!("mapping {uuid} disappeared during an update"),
                 ));
-                Requeue::requeue(Duration::from_secs(1))
+                ctx.requeue(&object_key(esm), Duration::from_secs(1))
             }
             Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
         },
@@ -248,11 +254,11 @@ async fn apply<L: LambdaPort>(
             }
             report.status.tags_digest = Some(digest.clone());
             report.verdict(&plan.verdict);
-            Requeue::requeue(Duration::from_secs(1))
+            ctx.requeue(&object_key(esm), Duration::from_secs(1))
         }
     };
     report.write(api).await?;
-    log_outcome(esm, &report, &plan.verdict);
+    log_outcome(ctx, esm, &report, &plan.verdict);
     Ok(requeue)
 }
 
@@ -264,7 +270,27 @@ fn applied_names(desired: &Desired) -> Vec<String> {
         .collect()
 }
 
-fn log_outcome(esm: &EventSourceMapping, report: &Report<'_>, verdict: &Verdict) {
+/// One log line per reconcile outcome, and the metrics that follow from it.
+fn log_outcome<L>(
+    ctx: &Context<L>,
+    esm: &EventSourceMapping,
+    report: &Report<'_>,
+    verdict: &Verdict,
+) {
+    let key = object_key(esm);
+    let metrics = &ctx.metrics;
+    metrics.mapping_state(&key, report.status.state.as_deref());
+    metrics.set_outcome(
+        &key,
+        match verdict {
+            Verdict::Ready { .. } => "ready",
+            Verdict::Progressing { .. } => "progressing",
+            Verdict::Stalled { .. } => "stalled",
+        },
+    );
+    if verdict.is_ready() {
+        metrics.ready(&key);
+    }
     tracing::info!(
         namespace = esm.namespace().unwrap_or_default(),
         name = esm.name_any(),
@@ -296,8 +322,8 @@ async fn stall<L: LambdaPort>(
     }
     report.verdict(&verdict);
     report.write(api).await?;
-    log_outcome(esm, report, &verdict);
-    Ok(Requeue::requeue(ctx.settings.stalled_recheck))
+    log_outcome(ctx, esm, report, &verdict);
+    Ok(ctx.requeue(&object_key(esm), ctx.settings.stalled_recheck))
 }
 
 /// A Lambda error during a live reconcile, turned into a condition and a requeue.
@@ -317,7 +343,8 @@ async fn lambda_failure<L: LambdaPort>(
             );
             report.verdict(&verdict);
             report.write(api).await?;
-            Ok(Requeue::requeue(ctx.backoff.next(&key, Track::Busy)))
+            log_outcome(ctx, esm, report, &verdict);
+            Ok(ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy)))
         }
         ErrorKind::Invalid => {
             stall(
@@ -427,7 +454,7 @@ async fn resolve_conflict<L: LambdaPort>(
                 )
             };
             publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
-            return Ok(Requeue::requeue(Duration::from_secs(1)));
+            return Ok(ctx.requeue(&object_key(esm), Duration::from_secs(1)));
         }
     }
     let uuid = found
@@ -507,6 +534,7 @@ async fn cleanup<L: LambdaPort>(
             )
             .await;
             ctx.backoff.forget(&object_key(esm));
+            ctx.metrics.forget(&object_key(esm));
             Ok(Requeue::await_change())
         }
         DeletePlan::Wait { uuid, state } => {

@@ -6,12 +6,14 @@
 
 pub mod aws;
 mod error;
+mod metered;
 pub mod types;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 pub use error::{ErrorKind, LambdaError, classify, conflicting_uuid};
+pub use metered::Metered;
 pub use types::*;
 
 /// Lambda's event source mapping and tagging API, per region.

@@ -30,3 +30,6 @@ pub fn init(format: LogFormat, level: &str) {
         LogFormat::Text => registry.with(fmt::layer().compact()).init(),
     }
 }
+
+pub mod metrics;
+pub use metrics::Metrics;
