@@ -533,3 +533,23 @@ async fn retained_mapping_is_adopted_again_by_the_same_resource() {
         "ownership moves to the new resource"
     );
 }
+
+#[tokio::test]
+async fn adopt_annotation_naming_a_missing_mapping_stalls_with_that_reason() {
+    let mut h = Harness::new();
+    h.apply_with(
+        sqs(json!({})),
+        json!({"lambda.esm-controller.dev/adopt-uuid": "00000000-0000-4000-8000-000000000000"}),
+    );
+    h.reconcile().await.unwrap();
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "AdoptionTargetNotFound".into())
+    );
+    assert_eq!(
+        h.calls("CreateEventSourceMapping"),
+        0,
+        "no new mapping while the user asked to adopt one"
+    );
+}

@@ -80,6 +80,22 @@ async fn apply<L: LambdaPort>(
     let status = report.status.clone();
     let observation = match observe(&ctx.lambda, esm, &status, &lookup, Some(&digest)).await {
         Ok(o) => o,
+        Err(e) if e.kind == ErrorKind::NotFound && status.uuid.is_none() => {
+            // Only the adopt annotation's Get can answer not-found here.
+            let uuid = esm
+                .annotations()
+                .get(ADOPT_ANNOTATION)
+                .cloned()
+                .unwrap_or_default();
+            let verdict = Verdict::stalled(
+                "AdoptionTargetNotFound",
+                format!(
+                    "the {ADOPT_ANNOTATION} annotation names mapping {uuid}, which does not exist in {}; fix or remove the annotation",
+                    desired.region
+                ),
+            );
+            return stall(esm, api, ctx, &mut report, verdict).await;
+        }
         Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
     };
     if let Observed::Found { mapping, .. } = &observation.observed
@@ -359,7 +375,8 @@ async fn lambda_failure<L: LambdaPort>(
             )
             .await
         }
-        ErrorKind::NotFound => {
+        // On Create, not-found means the function (or its alias) does not exist.
+        ErrorKind::NotFound if e.operation == "CreateEventSourceMapping" => {
             stall(
                 esm,
                 api,
@@ -374,6 +391,17 @@ async fn lambda_failure<L: LambdaPort>(
                 ),
             )
             .await
+        }
+        // Anything else vanished between two calls (deleted out of band): look again soon.
+        ErrorKind::NotFound => {
+            let verdict = Verdict::progressing(
+                "Retrying",
+                format!("{}: {}; observing again", e.operation, e.message),
+            );
+            report.verdict(&verdict);
+            report.write(api).await?;
+            log_outcome(ctx, esm, report, &verdict);
+            Ok(ctx.requeue(&key, ctx.backoff.next(&key, Track::Error)))
         }
         ErrorKind::AccessDenied => {
             stall(
