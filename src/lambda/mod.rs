@@ -5,6 +5,7 @@
 //! classified once, here, into [`ErrorKind`] so that no caller ever matches on AWS error codes.
 
 pub mod aws;
+mod budget;
 mod error;
 mod metered;
 pub mod types;
@@ -12,6 +13,7 @@ pub mod types;
 use std::collections::BTreeMap;
 use std::future::Future;
 
+pub use budget::{Budget, Budgeted, CallKind};
 pub use error::{ErrorKind, LambdaError, classify, conflicting_uuid};
 pub use metered::Metered;
 pub use types::*;

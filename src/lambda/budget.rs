@@ -1,0 +1,329 @@
+//! One AWS request budget per region, shared by every reconcile and the sweep: a token bucket
+//! that serves writes before reads, halves its rate on throttling (429) and pauses for
+//! `Retry-After`, then creeps back to the configured rate.
+//!
+//! Lambda allows 15 control-plane requests per second per account and region for all non-invoke
+//! calls together (semantics §7.1), shared with every other tool in the account; the default
+//! budget stays well below that.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{
+    ErrorKind, LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping,
+};
+
+/// Whether a call changes Lambda (served first) or only reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKind {
+    Write,
+    Read,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+    /// Current rate (requests/s): the configured rate, lowered after throttling.
+    rate: f64,
+    paused_until: Option<Instant>,
+}
+
+/// A token bucket with write priority.
+#[derive(Debug)]
+pub struct Budget {
+    base_rate: f64,
+    burst: f64,
+    bucket: Mutex<Bucket>,
+    waiting_writes: AtomicUsize,
+}
+
+impl Budget {
+    /// `rate` requests per second on average, at most `burst` at once.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        let rate = rate.max(0.1);
+        let burst = burst.max(1.0);
+        Self {
+            base_rate: rate,
+            burst,
+            bucket: Mutex::new(Bucket {
+                tokens: burst,
+                refilled: Instant::now(),
+                rate,
+                paused_until: None,
+            }),
+            waiting_writes: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
+        self.bucket.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a token. Reads wait while any write is waiting.
+    pub async fn acquire(&self, kind: CallKind) {
+        if kind == CallKind::Write {
+            self.waiting_writes.fetch_add(1, Ordering::SeqCst);
+        }
+        loop {
+            let wait = {
+                let mut b = self.lock();
+                let now = Instant::now();
+                let elapsed = now.duration_since(b.refilled).as_secs_f64();
+                b.tokens = (b.tokens + elapsed * b.rate).min(self.burst);
+                b.refilled = now;
+                let paused = b.paused_until.filter(|until| *until > now);
+                let writes_first =
+                    kind == CallKind::Read && self.waiting_writes.load(Ordering::SeqCst) > 0;
+                if paused.is_none() && !writes_first && b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    if kind == CallKind::Write {
+                        self.waiting_writes.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    return;
+                }
+                match paused {
+                    Some(until) => until - now,
+                    None => {
+                        Duration::from_secs_f64(((1.0 - b.tokens).max(0.0) / b.rate).max(0.001))
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Lambda answered 429: halve the rate (down to a tenth of the configured one) and pause
+    /// for its Retry-After.
+    pub fn throttled(&self, retry_after: Option<Duration>) {
+        let mut b = self.lock();
+        b.rate = (b.rate / 2.0).max(self.base_rate / 10.0);
+        b.tokens = b.tokens.min(0.0);
+        if let Some(after) = retry_after {
+            b.paused_until = Some(Instant::now() + after);
+        }
+    }
+
+    /// A call went through: recover the rate by 5 % of the configured one.
+    pub fn succeeded(&self) {
+        let mut b = self.lock();
+        if b.rate < self.base_rate {
+            b.rate = (b.rate + self.base_rate * 0.05).min(self.base_rate);
+        }
+    }
+
+    pub fn current_rate(&self) -> f64 {
+        self.lock().rate
+    }
+}
+
+/// A [`LambdaPort`] that spends from one [`Budget`] per region before every call.
+pub struct Budgeted<L> {
+    inner: L,
+    rate: f64,
+    burst: f64,
+    budgets: Mutex<HashMap<String, Arc<Budget>>>,
+}
+
+impl<L> Budgeted<L> {
+    pub fn new(inner: L, rate: f64, burst: f64) -> Self {
+        Self {
+            inner,
+            rate,
+            burst,
+            budgets: Mutex::default(),
+        }
+    }
+
+    pub fn budget(&self, region: &str) -> Arc<Budget> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(region.to_string())
+            .or_insert_with(|| Arc::new(Budget::new(self.rate, self.burst)))
+            .clone()
+    }
+
+    async fn call<T>(
+        &self,
+        region: &str,
+        kind: CallKind,
+        call: impl std::future::Future<Output = Result<T, LambdaError>>,
+    ) -> Result<T, LambdaError> {
+        let budget = self.budget(region);
+        budget.acquire(kind).await;
+        let result = call.await;
+        match &result {
+            Err(e)
+                if e.kind == ErrorKind::Retry
+                    && (e.code.contains("TooManyRequests") || e.code.contains("Throttl")) =>
+            {
+                budget.throttled(e.retry_after)
+            }
+            _ => budget.succeeded(),
+        }
+        result
+    }
+}
+
+impl<L: LambdaPort> LambdaPort for Budgeted<L> {
+    async fn create_mapping(
+        &self,
+        region: &str,
+        request: &MappingFields,
+    ) -> Result<ObservedMapping, LambdaError> {
+        self.call(
+            region,
+            CallKind::Write,
+            self.inner.create_mapping(region, request),
+        )
+        .await
+    }
+    async fn get_mapping(&self, region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+        self.call(region, CallKind::Read, self.inner.get_mapping(region, uuid))
+            .await
+    }
+    async fn update_mapping(
+        &self,
+        region: &str,
+        uuid: &str,
+        patch: &MappingFields,
+    ) -> Result<ObservedMapping, LambdaError> {
+        self.call(
+            region,
+            CallKind::Write,
+            self.inner.update_mapping(region, uuid, patch),
+        )
+        .await
+    }
+    async fn delete_mapping(
+        &self,
+        region: &str,
+        uuid: &str,
+    ) -> Result<ObservedMapping, LambdaError> {
+        self.call(
+            region,
+            CallKind::Write,
+            self.inner.delete_mapping(region, uuid),
+        )
+        .await
+    }
+    async fn list_mappings(
+        &self,
+        region: &str,
+        filter: &ListFilter,
+        marker: Option<&str>,
+    ) -> Result<MappingPage, LambdaError> {
+        self.call(
+            region,
+            CallKind::Read,
+            self.inner.list_mappings(region, filter, marker),
+        )
+        .await
+    }
+    async fn tag_resource(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), LambdaError> {
+        self.call(
+            region,
+            CallKind::Write,
+            self.inner.tag_resource(region, arn, tags),
+        )
+        .await
+    }
+    async fn untag_resource(
+        &self,
+        region: &str,
+        arn: &str,
+        keys: &[String],
+    ) -> Result<(), LambdaError> {
+        self.call(
+            region,
+            CallKind::Write,
+            self.inner.untag_resource(region, arn, keys),
+        )
+        .await
+    }
+    async fn list_tags(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, LambdaError> {
+        self.call(region, CallKind::Read, self.inner.list_tags(region, arn))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spends_at_the_configured_rate_after_the_burst() {
+        let budget = Budget::new(10.0, 5.0);
+        let start = Instant::now();
+        for _ in 0..25 {
+            budget.acquire(CallKind::Read).await;
+        }
+        // 5 from the burst, then 20 at 10/s.
+        let took = start.elapsed().as_secs_f64();
+        assert!((1.95..=2.1).contains(&took), "took {took}s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_are_served_before_waiting_reads() {
+        let budget = Arc::new(Budget::new(1.0, 1.0));
+        budget.acquire(CallKind::Read).await; // bucket now empty
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..3 {
+            let (b, o) = (budget.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                b.acquire(CallKind::Read).await;
+                o.lock().unwrap().push(format!("read{i}"));
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (b, o) = (budget.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            b.acquire(CallKind::Write).await;
+            o.lock().unwrap().push("write".into());
+        }));
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            order.lock().unwrap()[0],
+            "write",
+            "{:?}",
+            order.lock().unwrap()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_rate_pauses_and_recovers() {
+        let budget = Budget::new(10.0, 1.0);
+        budget.throttled(Some(Duration::from_secs(3)));
+        assert_eq!(budget.current_rate(), 5.0);
+        let start = Instant::now();
+        budget.acquire(CallKind::Write).await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(3),
+            "Retry-After honoured"
+        );
+        for _ in 0..5 {
+            budget.throttled(None);
+        }
+        assert_eq!(budget.current_rate(), 1.0, "never below a tenth");
+        for _ in 0..100 {
+            budget.succeeded();
+        }
+        assert_eq!(budget.current_rate(), 10.0);
+    }
+}
