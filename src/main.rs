@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use clap::Parser;
 use esm_controller::api::EventSourceMapping;
+use esm_controller::controller::cache::MappingCache;
 use esm_controller::controller::leader::{Elector, LeaseSettings};
 use esm_controller::controller::{self, Context, Settings, WatchScope};
 use esm_controller::http::{self, Readiness};
-use esm_controller::lambda::Metered;
 use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
+use esm_controller::lambda::{Budgeted, Metered};
 use esm_controller::telemetry::Metrics;
 use esm_controller::telemetry::{self, LogFormat};
 use kube::api::ListParams;
@@ -59,6 +60,23 @@ struct RunArgs {
     /// AWS_ENDPOINT_URL_LAMBDA are honoured too.
     #[arg(long, env = "ESM_AWS_ENDPOINT_URL")]
     aws_endpoint_url: Option<String>,
+    /// How the controller reads Lambda: `list` (a shared sweep of ListEventSourceMappings pages
+    /// feeds every reconcile) or `get` (one GetEventSourceMapping per resource and reconcile).
+    #[arg(long, env = "ESM_OBSERVE", value_enum, default_value = "list")]
+    observe: ObserveMode,
+    /// Interval of the List sweep (list mode): how quickly drift made outside Kubernetes is seen.
+    #[arg(long, env = "ESM_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    sweep_interval: Duration,
+    /// Interval of the List sweep while our own writes or busy mappings are settling.
+    #[arg(long, env = "ESM_SWEEP_BUSY_INTERVAL", default_value = "3s", value_parser = parse_duration)]
+    sweep_busy_interval: Duration,
+    /// Lambda requests per second this controller may send per region, all calls together
+    /// (Lambda allows 15/s per account and region, shared with every other tool).
+    #[arg(long, env = "ESM_AWS_RATE_LIMIT", default_value_t = 8.0)]
+    aws_rate_limit: f64,
+    /// Requests that may be sent at once after a quiet period (default: the rate).
+    #[arg(long, env = "ESM_AWS_BURST")]
+    aws_burst: Option<f64>,
     /// Address of the /healthz, /readyz and /metrics endpoint.
     #[arg(long, env = "ESM_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: std::net::SocketAddr,
@@ -75,6 +93,12 @@ struct RunArgs {
     log_format: LogFormat,
     #[arg(long, env = "ESM_LOG_LEVEL", default_value = "info")]
     log_level: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ObserveMode {
+    List,
+    Get,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -183,6 +207,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
         concurrency = args.concurrency,
         namespaces = ?args.namespaces,
         leader_elect = args.leader_elect,
+        observe = ?args.observe,
+        aws_rate_limit = args.aws_rate_limit,
         "starting esm-controller"
     );
 
@@ -233,8 +259,20 @@ async fn run(args: RunArgs) -> Result<(), String> {
         None
     };
 
-    let lambda = Metered::new(lambda, metrics.clone());
-    let ctx = Arc::new(Context::new(client, lambda, settings).with_metrics(metrics));
+    // Every call is counted, then spent from the shared per-region budget.
+    let lambda = Budgeted::new(
+        Metered::new(lambda, metrics.clone()),
+        args.aws_rate_limit,
+        args.aws_burst.unwrap_or(args.aws_rate_limit),
+    );
+    let mut ctx = Context::new(client, lambda, settings).with_metrics(metrics);
+    if args.observe == ObserveMode::List {
+        ctx = ctx.with_cache(Arc::new(MappingCache::new(
+            args.sweep_interval,
+            args.sweep_busy_interval,
+        )));
+    }
+    let ctx = Arc::new(ctx);
     let scope = WatchScope {
         namespaces: args.namespaces,
         label_selector: args.label_selector,

@@ -2,10 +2,12 @@
 //! [`crate::plan`]; this module observes, acts and reports around them.
 
 mod backoff;
+pub mod cache;
 pub mod leader;
 mod observe;
 mod reconcile;
 mod report;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +103,8 @@ pub struct Context<L> {
     pub settings: Settings,
     pub backoff: Backoff,
     pub metrics: Arc<Metrics>,
+    /// The shared List-sweep cache (list mode); `None` observes with one Get per resource.
+    pub cache: Option<Arc<cache::MappingCache>>,
 }
 
 impl<L: LambdaPort> Context<L> {
@@ -119,7 +123,40 @@ impl<L: LambdaPort> Context<L> {
             settings,
             backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(30)),
             metrics: Arc::default(),
+            cache: None,
         }
+    }
+
+    /// Observes through a shared List sweep instead of a Get per resource.
+    pub fn with_cache(mut self, cache: Arc<cache::MappingCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Notes our own write, so that the next observation comes from a later sweep.
+    pub fn wrote(
+        &self,
+        region: &str,
+        mapping: &crate::lambda::ObservedMapping,
+        owner: &EventSourceMapping,
+    ) {
+        if let Some(cache) = &self.cache {
+            cache.store(region, mapping);
+            cache.watch(
+                region,
+                mapping,
+                kube::runtime::reflector::ObjectRef::from_obj(owner),
+            );
+            cache.wrote(region, &mapping.uuid);
+        }
+    }
+
+    /// How long to wait for a sweep to cover our write (the sweep also triggers us).
+    pub fn settle_wait(&self) -> Duration {
+        self.cache
+            .as_ref()
+            .map(|c| c.busy_interval * 3)
+            .unwrap_or(Duration::from_secs(5))
     }
 
     /// Shares a metrics registry (the one `/metrics` serves and the metered Lambda port uses).
@@ -222,6 +259,11 @@ pub async fn run<L: LambdaPort>(
         readiness.set_ready();
     });
     let runs = controllers.into_iter().map(|controller| {
+        let controller = match &ctx.cache {
+            // Mappings the sweep saw change are reconciled at once.
+            Some(cache) => controller.reconcile_on(sweep::triggers(cache)),
+            None => controller,
+        };
         controller
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile, error_policy, ctx.clone())

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::cache::{Lookup as CacheAnswer, MappingCache};
 use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, EventSourceMappingStatus};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ListFilter, ObservedMapping, list_all};
 use crate::plan::{Observed, Owner, Ownership, ownership};
@@ -50,50 +51,121 @@ impl<'a> Lookup<'a> {
 /// Observes the mapping for a resource: by its recorded UUID, by the adopt annotation, or — only
 /// when a create may have happened before a crash — by looking for our ownership tag.
 /// `want_tags` is the desired tags' digest: tags are read only when it differs from status.
+///
+/// With a [`MappingCache`] (list mode) a recorded mapping is read from the last sweep, and
+/// `Ok(None)` means "our own write is not observed yet: wait for the next sweep". Without one
+/// (get mode) every observation is a Get.
 pub async fn observe<L: LambdaPort>(
     lambda: &L,
+    cache: Option<&MappingCache>,
     esm: &EventSourceMapping,
     status: &EventSourceMappingStatus,
     lookup: &Lookup<'_>,
     tags_digest: Option<&str>,
-) -> Result<Observation, LambdaError> {
+) -> Result<Option<Observation>, LambdaError> {
     let region = lookup.region;
     let read_tags = tags_digest.is_some() && status.tags_digest.as_deref() != tags_digest;
     if let Some(uuid) = &status.uuid {
-        return match lambda.get_mapping(region, uuid).await {
-            Ok(mapping) => Ok(Observation {
-                observed: with_tags(lambda, region, mapping, read_tags).await?,
-                discovery: Discovery::Recorded,
-            }),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(Observation {
-                observed: Observed::Gone { uuid: uuid.clone() },
-                discovery: Discovery::Recorded,
-            }),
-            Err(e) => Err(e),
+        let cached = match cache {
+            Some(cache) => match cached_lookup(cache, region, uuid).await {
+                CacheLookup::Wait => return Ok(None),
+                CacheLookup::Mapping(m) if !needs_get(&m, esm) => Some(*m),
+                CacheLookup::Mapping(_) | CacheLookup::Confirm => None,
+            },
+            None => None,
         };
+        let mapping = match cached {
+            Some(m) => m,
+            None => match lambda.get_mapping(region, uuid).await {
+                Ok(m) => {
+                    if let Some(cache) = cache {
+                        cache.store(region, &m);
+                    }
+                    m
+                }
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    if let Some(cache) = cache {
+                        cache.remove(region, uuid);
+                    }
+                    return Ok(Some(Observation {
+                        observed: Observed::Gone { uuid: uuid.clone() },
+                        discovery: Discovery::Recorded,
+                    }));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if let Some(cache) = cache {
+            cache.watch(
+                region,
+                &mapping,
+                kube::runtime::reflector::ObjectRef::from_obj(esm),
+            );
+        }
+        return Ok(Some(Observation {
+            observed: with_tags(lambda, region, mapping, read_tags).await?,
+            discovery: Discovery::Recorded,
+        }));
     }
     if let Some(uuid) = esm.annotations().get(ADOPT_ANNOTATION) {
         let mapping = lambda.get_mapping(region, uuid).await?;
-        return Ok(Observation {
+        return Ok(Some(Observation {
             observed: with_tags(lambda, region, mapping, true).await?,
             discovery: Discovery::Adopted,
-        });
+        }));
     }
     if status.create_requested_at.is_some()
         && let Some((mapping, tags)) = find_own(lambda, lookup).await?
     {
-        return Ok(Observation {
+        return Ok(Some(Observation {
             observed: Observed::Found {
                 mapping,
                 tags: Some(tags),
             },
             discovery: Discovery::Recovered,
-        });
+        }));
     }
-    Ok(Observation {
+    Ok(Some(Observation {
         observed: Observed::Nothing,
         discovery: Discovery::Recorded,
-    })
+    }))
+}
+
+enum CacheLookup {
+    Mapping(Box<ObservedMapping>),
+    /// Our write is not observed yet.
+    Wait,
+    /// The cache cannot answer (absent, or no sweep yet): ask Lambda.
+    Confirm,
+}
+
+async fn cached_lookup(cache: &MappingCache, region: &str, uuid: &str) -> CacheLookup {
+    let mut answer = cache.lookup(region, uuid);
+    if answer == CacheAnswer::Unknown {
+        // The region's first sweep is under way: wait for it rather than stampede Lambda
+        // with one Get per resource at start-up.
+        let swept = cache.swept.notified();
+        if !cache.has_swept(region) {
+            let _ = tokio::time::timeout(cache.interval * 2, swept).await;
+        }
+        answer = cache.lookup(region, uuid);
+    }
+    match answer {
+        CacheAnswer::Fresh(m) => CacheLookup::Mapping(m),
+        CacheAnswer::Pending => CacheLookup::Wait,
+        CacheAnswer::Absent | CacheAnswer::Unknown => CacheLookup::Confirm,
+    }
+}
+
+/// List hides the filters of mappings encrypted with a customer KMS key (semantics §6.2): when
+/// the spec sets filters for such a mapping, only Get can tell.
+fn needs_get(mapping: &ObservedMapping, esm: &EventSourceMapping) -> bool {
+    esm.spec.filter_criteria.is_some()
+        && mapping
+            .fields
+            .kms_key_arn
+            .as_deref()
+            .is_some_and(|k| !k.is_empty())
 }
 
 use kube::ResourceExt;

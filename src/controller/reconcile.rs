@@ -26,6 +26,14 @@ pub async fn reconcile<L: LambdaPort>(
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
     let key = object_key(&esm);
     let timer = ctx.metrics.reconcile_started(&key);
+    if let Some(region) = esm
+        .spec
+        .region
+        .as_ref()
+        .or(ctx.settings.default_region.as_ref())
+    {
+        super::sweep::ensure_sweeper(&ctx, region);
+    }
     let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
         match event {
             Finalize::Apply(esm) => apply(&esm, &api, &ctx).await,
@@ -78,8 +86,19 @@ async fn apply<L: LambdaPort>(
     let lookup = Lookup::new(esm, &desired.region, &owner);
     let digest = desired.tags_digest();
     let status = report.status.clone();
-    let observation = match observe(&ctx.lambda, esm, &status, &lookup, Some(&digest)).await {
-        Ok(o) => o,
+    let observed = observe(
+        &ctx.lambda,
+        ctx.cache.as_deref(),
+        esm,
+        &status,
+        &lookup,
+        Some(&digest),
+    )
+    .await;
+    let observation = match observed {
+        Ok(Some(o)) => o,
+        // Our own write is not in a sweep yet; the sweep that covers it triggers us.
+        Ok(None) => return Ok(ctx.requeue(&key, ctx.settle_wait())),
         Err(e) if e.kind == ErrorKind::NotFound && status.uuid.is_none() => {
             // Only the adopt annotation's Get can answer not-found here.
             let uuid = esm
@@ -181,6 +200,7 @@ async fn apply<L: LambdaPort>(
             report.write(api).await?;
             match ctx.lambda.create_mapping(region, &request).await {
                 Ok(mapping) => {
+                    ctx.wrote(region, &mapping, esm);
                     report.record_mapping(&mapping);
                     report.status.create_requested_at = None;
                     report.status.applied_fields = applied_names(&desired);
@@ -216,6 +236,7 @@ async fn apply<L: LambdaPort>(
             reenable,
         } => match ctx.lambda.update_mapping(region, &uuid, &patch).await {
             Ok(mapping) => {
+                ctx.wrote(region, &mapping, esm);
                 report.record_mapping(&mapping);
                 report.status.applied_fields = applied_names(&desired);
                 report.verdict(&plan.verdict);
@@ -578,6 +599,9 @@ async fn cleanup<L: LambdaPort>(
         }
         DeletePlan::Delete { uuid } => match ctx.lambda.delete_mapping(&region, &uuid).await {
             Ok(mapping) => {
+                if let Some(cache) = &ctx.cache {
+                    cache.unwatch(&region, &uuid);
+                }
                 report.record_mapping(&mapping);
                 report.verdict(&Verdict::progressing(
                     "Deleting",

@@ -314,6 +314,33 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// Observes through the shared List sweep; tests run the sweeps by hand ([`Self::sweep`]).
+    pub fn list_mode() -> Self {
+        let h = Self::new();
+        let ctx = Context::new(
+            h.kube.client(),
+            ModelPort {
+                model: h.model.clone(),
+            },
+            h.ctx.settings.clone(),
+        )
+        .with_cache(Arc::new(
+            esm_controller::controller::cache::MappingCache::new(Duration::ZERO, Duration::ZERO),
+        ));
+        Self {
+            ctx: Arc::new(ctx),
+            ..h
+        }
+    }
+
+    /// One complete List sweep into the cache (list mode); returns how many resources it triggered.
+    pub async fn sweep(&self) -> usize {
+        let cache = self.ctx.cache.as_ref().expect("list mode");
+        esm_controller::controller::sweep::sweep_once(&self.ctx.lambda, cache, "us-east-1")
+            .await
+            .unwrap()
+    }
+
     pub fn new() -> Self {
         let (model, clock) = Model::with_manual_clock(ModelConfig {
             transition_delay: Duration::from_secs(1),
@@ -431,6 +458,9 @@ impl Harness {
     pub async fn settle(&self) {
         for _ in 0..12 {
             let _ = self.reconcile().await;
+            if self.ctx.cache.is_some() {
+                self.sweep().await;
+            }
             if self.status().get("conditions").is_some() && self.condition("Ready").0 == "True" {
                 return;
             }
@@ -452,6 +482,9 @@ impl Harness {
                 return pass - 1;
             }
             let _ = self.reconcile().await;
+            if self.ctx.cache.is_some() {
+                self.sweep().await;
+            }
             self.clock.advance(Duration::from_secs(2));
         }
         panic!("finalizer was never released: {:?}", self.object());

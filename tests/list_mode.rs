@@ -1,0 +1,125 @@
+//! Reconciles in list mode: observation comes from a shared List sweep, so an in-sync resource
+//! costs no AWS call and the state checks after a create come from List pages, not Gets.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{FUNCTION, Harness, SQS};
+
+fn sqs(extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = json!({"eventSourceARN": SQS, "functionName": FUNCTION});
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    spec
+}
+
+#[tokio::test]
+async fn create_costs_one_call_and_settling_is_observed_through_list_pages() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.sweep().await; // the region's first sweep, before anything exists
+    h.reconcile().await.unwrap(); // finalizer
+    h.reconcile().await.unwrap(); // create
+    assert_eq!(h.calls("CreateEventSourceMapping"), 1);
+    // Our write is not observed yet: no Get, just wait for the sweep.
+    h.reconcile().await.unwrap();
+    h.reconcile().await.unwrap();
+    assert_eq!(h.calls("GetEventSourceMapping"), 0);
+    assert_eq!(h.condition("Reconciling").0, "True");
+
+    h.clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        h.sweep().await,
+        1,
+        "the sweep covering our write triggers the resource"
+    );
+    h.reconcile().await.unwrap();
+    assert_eq!(h.condition("Ready"), ("True".into(), "Enabled".into()));
+    assert_eq!(
+        h.calls("GetEventSourceMapping"),
+        0,
+        "no Get at all on the create path"
+    );
+    assert_eq!(h.calls("ListTags"), 0);
+}
+
+#[tokio::test]
+async fn in_sync_reconciles_make_no_aws_call() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({})));
+    h.settle().await;
+    let before = h.model.call_counts();
+    for _ in 0..5 {
+        h.reconcile().await.unwrap();
+    }
+    assert_eq!(
+        h.model.call_counts(),
+        before,
+        "a no-op reconcile reads the cache only"
+    );
+}
+
+#[tokio::test]
+async fn drift_seen_by_the_sweep_triggers_the_owner_and_is_fixed() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.settle().await;
+    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let mut triggers = h.ctx.cache.as_ref().unwrap().subscribe();
+    assert_eq!(h.sweep().await, 0, "nothing changed, nothing triggered");
+
+    h.clock.advance(Duration::from_secs(1));
+    h.model.oob_update(&uuid, &json!({"BatchSize": 9})).unwrap();
+    assert_eq!(h.sweep().await, 1);
+    assert_eq!(triggers.try_recv().unwrap().name, "orders");
+    h.reconcile().await.unwrap();
+    assert_eq!(h.calls("UpdateEventSourceMapping"), 1);
+    h.clock.advance(Duration::from_secs(2));
+    h.settle().await;
+    assert_eq!(h.mappings()[0]["BatchSize"], 5);
+    assert_eq!(h.calls("GetEventSourceMapping"), 0);
+}
+
+#[tokio::test]
+async fn a_mapping_missing_from_the_sweep_is_confirmed_with_one_get_then_recreated() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({})));
+    h.settle().await;
+    let old = h.status()["uuid"].as_str().unwrap().to_string();
+    h.model.oob_delete(&old).unwrap();
+    assert_eq!(h.sweep().await, 1);
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.calls("GetEventSourceMapping"),
+        1,
+        "absence is confirmed before acting on it"
+    );
+    h.settle().await;
+    assert_eq!(h.mappings().len(), 1);
+    assert_ne!(h.status()["uuid"], old.as_str());
+}
+
+#[tokio::test]
+async fn kms_encrypted_filters_are_read_with_get() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(
+        json!({"kmsKeyARN": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "filterCriteria": {"filters": [{"pattern": "{\"body\": {\"a\": [1]}}"}]}}),
+    ));
+    h.settle().await;
+    let gets = h.calls("GetEventSourceMapping");
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.calls("GetEventSourceMapping"),
+        gets + 1,
+        "List hides the filters of KMS-encrypted mappings"
+    );
+    assert_eq!(
+        h.calls("UpdateEventSourceMapping"),
+        0,
+        "and with Get they compare equal"
+    );
+}
