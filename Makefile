@@ -2,7 +2,7 @@
 # the Lambda emulator and optionally moto; see testbed/README.md.
 SHELL := /bin/bash
 
-.PHONY: bed bed-down bed-env bed-smoke apiserver test demo
+.PHONY: bed bed-down bed-env bed-smoke apiserver test demo crds bench
 
 ## Start the test bed in the background (writes .testbed/env and .testbed/kubeconfig).
 bed:
@@ -29,3 +29,13 @@ test:
 
 demo:
 	bash scripts/demo.sh
+
+## Regenerate the CRD in crds/ and in the Helm chart from the Rust types.
+crds:
+	cargo run --locked -q -- crd --write .
+
+## Benchmark against the test bed: make bench N=1000 MODE=list (or MODE=get).
+N ?= 1000
+MODE ?= list
+bench:
+	bash scripts/bench.sh $(N) $(MODE)

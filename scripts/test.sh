@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, planner tables, CRD freshness, reconciler scenarios, emulator, SDK wiring)"
 cargo test --workspace --locked
 
+step "packaging: Helm chart, Dockerfile invariants, GitOps health checks, examples, helm install into the bed"
+bash tests/packaging/run.sh
+
 if [[ -x tests/e2e/run.sh ]]; then
   step "end-to-end suite (real kube-apiserver, emulator and moto)"
   bash tests/e2e/run.sh

@@ -24,11 +24,12 @@ use kube::{Api, Client};
 enum Command {
     /// Run the controller.
     Run(Box<RunArgs>),
-    /// Print the CustomResourceDefinition YAML (or write it into a directory).
+    /// Print the CustomResourceDefinition YAML, or with --write update every committed copy
+    /// (crds/ and the Helm chart).
     Crd {
-        /// Directory to write `lambda.esm-controller.dev_eventsourcemappings.yaml` into.
-        #[arg(long)]
-        output: Option<std::path::PathBuf>,
+        /// Write the committed copies under this repository root instead of printing.
+        #[arg(long, value_name = "REPO_ROOT")]
+        write: Option<std::path::PathBuf>,
     },
 }
 
@@ -122,15 +123,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     match Command::parse() {
-        Command::Crd { output } => {
+        Command::Crd { write } => {
             let yaml = esm_controller::api::crd_yaml();
-            match output {
+            match write {
                 None => print!("{yaml}"),
-                Some(dir) => {
-                    let path = dir.join("lambda.esm-controller.dev_eventsourcemappings.yaml");
-                    if let Err(e) = std::fs::write(&path, yaml) {
-                        eprintln!("cannot write {}: {e}", path.display());
-                        return ExitCode::FAILURE;
+                Some(root) => {
+                    for file in esm_controller::api::CRD_FILES {
+                        let path = root.join(file);
+                        if let Err(e) = std::fs::write(&path, &yaml) {
+                            eprintln!("cannot write {}: {e}", path.display());
+                            return ExitCode::FAILURE;
+                        }
                     }
                 }
             }

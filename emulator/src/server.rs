@@ -16,7 +16,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -61,7 +61,10 @@ pub fn router(model: Model) -> Router {
             post(admin_lose_create_responses),
         )
         .route("/_emulator/mappings", get(admin_mappings))
-        .route("/_emulator/mappings/{uuid}", delete(admin_oob_delete))
+        .route(
+            "/_emulator/mappings/{uuid}",
+            get(admin_mapping).delete(admin_oob_delete),
+        )
         .route(
             "/_emulator/mappings/{uuid}/oob-update",
             post(admin_oob_update),
@@ -462,6 +465,21 @@ async fn admin_lose_create_responses(State(model): State<Model>, body: Bytes) ->
 
 async fn admin_mappings(State(model): State<Model>) -> Response {
     json_response(StatusCode::OK, &Value::Array(model.mappings()))
+}
+
+/// One mapping as Get would show it, without counting as an API call (for benchmarks).
+async fn admin_mapping(State(model): State<Model>, Path(uuid): Path<String>) -> Response {
+    match model
+        .mappings()
+        .into_iter()
+        .find(|m| m["UUID"] == uuid.as_str())
+    {
+        Some(mapping) => json_response(StatusCode::OK, &mapping),
+        None => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"message": "no such mapping"}),
+        ),
+    }
 }
 
 async fn admin_oob_delete(State(model): State<Model>, Path(uuid): Path<String>) -> Response {

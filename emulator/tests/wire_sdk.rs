@@ -687,6 +687,23 @@ async fn admin_api_drives_the_model() {
     assert_eq!(snapshot[0]["BatchSize"], 9);
     assert_eq!(snapshot[0]["State"], "Disabled");
     assert_eq!(snapshot[0]["StateTransitionReason"], "PROBLEM: gone");
+    let calls_before = raw(a, "GET", "/_emulator/calls", None).await.json();
+    let one = raw(a, "GET", &format!("/_emulator/mappings/{id}"), None).await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.json()["BatchSize"], 9);
+    assert_eq!(
+        raw(a, "GET", "/_emulator/calls", None).await.json(),
+        calls_before,
+        "admin reads are not API calls"
+    );
+    let missing = raw(
+        a,
+        "GET",
+        "/_emulator/mappings/00000000-0000-4000-8000-000000000000",
+        None,
+    )
+    .await;
+    assert_eq!(missing.status, 404);
     let r = raw(
         a,
         "POST",

@@ -36,10 +36,35 @@ pub mod tags {
     pub const CLUSTER: &str = "esm-controller.dev/cluster";
 }
 
-/// The CRD as installed: the derived schema with every CEL rule.
+/// The CRD as installed: the derived schema with every CEL rule, and a status default.
+///
+/// The default `status: {observedGeneration: 0}` makes a resource the controller has not seen
+/// yet read as "in progress" to kstatus (Flux), instead of healthy for want of any status.
 pub fn crd() -> CustomResourceDefinition {
-    EventSourceMapping::crd()
+    let mut crd = EventSourceMapping::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(status) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .and_then(|s| s.properties.as_mut())
+            .and_then(|p| p.get_mut("status"))
+        {
+            status.default = Some(
+                k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
+                    serde_json::json!({"observedGeneration": 0}),
+                ),
+            );
+        }
+    }
+    crd
 }
+
+/// Where the generated CRD is committed: for `kubectl apply`, and inside the Helm chart.
+pub const CRD_FILES: [&str; 2] = [
+    "crds/lambda.esm-controller.dev_eventsourcemappings.yaml",
+    "charts/esm-controller/files/crds/lambda.esm-controller.dev_eventsourcemappings.yaml",
+];
 
 /// The CRD as YAML, exactly as committed under `crds/`.
 pub fn crd_yaml() -> String {
@@ -72,17 +97,27 @@ impl EventSourceMapping {
 mod tests {
     use super::*;
 
-    /// `crds/` must always match the Rust types; regenerate with `cargo run -- crd > crds/...`.
+    /// The committed CRDs must always match the Rust types; regenerate with `make crds`.
     #[test]
-    fn committed_crd_is_up_to_date() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/crds/lambda.esm-controller.dev_eventsourcemappings.yaml"
-        );
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == crd_yaml(),
-            "{path} is stale: run `make crds` (cargo run -- crd --output crds/) and commit it"
+    fn committed_crds_are_up_to_date() {
+        for file in CRD_FILES {
+            let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == crd_yaml(),
+                "{path} is stale: run `make crds` and commit it"
+            );
+        }
+    }
+
+    #[test]
+    fn new_resources_default_to_an_unobserved_status() {
+        let schema = serde_json::to_value(crd()).unwrap();
+        let status =
+            &schema["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+        assert_eq!(
+            status["default"],
+            serde_json::json!({"observedGeneration": 0})
         );
     }
 
