@@ -251,8 +251,15 @@ pub async fn run<L: LambdaPort>(
     let stores: Vec<_> = controllers.iter().map(|c| c.store()).collect();
     tokio::spawn(async move {
         for store in stores {
-            if store.wait_until_ready().await.is_err() {
-                return;
+            // kube's DelayedInit wakes only the latest waiter and the controller's applier waits
+            // on the same store, so ask again every second (a new wait returns at once when the
+            // store is ready).
+            loop {
+                match tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await {
+                    Ok(Ok(())) => break,
+                    Ok(Err(_)) => return,
+                    Err(_) => continue,
+                }
             }
         }
         tracing::info!("watch caches synced");
