@@ -123,15 +123,15 @@ class Bench:
         raise RuntimeError("controller never became ready")
 
     def manifests(self, start, end):
-        docs = []
+        items = []
         for i in range(start, end):
-            docs.append(json.dumps({
+            items.append({
                 "apiVersion": "lambda.esm-controller.dev/v1alpha1", "kind": "EventSourceMapping",
                 "metadata": {"name": f"m-{i:05d}", "namespace": self.ns},
                 "spec": {"eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:bench-q-{i:05d}",
                          "functionName": "bench-handler", "batchSize": 5},
-            }))
-        return "\n---\n".join(docs)
+            })
+        return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
     def ready_count(self):
         out = self.kubectl("get", "esm", "-n", self.ns, "--no-headers",
