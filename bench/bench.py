@@ -102,7 +102,7 @@ class Bench:
                "--resync-period", "5m", "--sweep-interval", "60s",
                "--namespaces", self.ns, "--cluster-name", "bench", "--region", "us-east-1",
                "--http-addr", f"127.0.0.1:{self.http_port}",
-               "--log-format", "json", "--log-level", "warn"]
+               "--log-format", "json", "--log-level", os.environ.get("BENCH_LOG_LEVEL", "warn")]
         env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
                "KUBECONFIG": self.env["KUBECONFIG"], "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
