@@ -186,6 +186,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let lambda = AwsLambda::new(AwsSettings {
         endpoint_url: args.aws_endpoint_url.clone(),
         default_region: args.region.clone(),
+        // One rate governor: the shared budget sees every throttle, per-object backoff retries.
+        max_attempts: Some(1),
     })
     .await;
     lambda.check_credentials().await?;

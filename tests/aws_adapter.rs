@@ -91,6 +91,7 @@ async fn start() -> Harness {
     let lambda = AwsLambda::new(AwsSettings {
         endpoint_url: Some(url),
         default_region: Some(REGION.to_string()),
+        ..Default::default()
     })
     .await;
     Harness {
@@ -767,6 +768,7 @@ async fn transport_failures_are_retryable() {
     let lambda = AwsLambda::new(AwsSettings {
         endpoint_url: Some("http://127.0.0.1:9".to_string()),
         default_region: Some(REGION.to_string()),
+        ..Default::default()
     })
     .await;
     let err = lambda
@@ -811,6 +813,7 @@ async fn follows_aws_endpoint_url_lambda_without_explicit_endpoint() {
     let lambda = AwsLambda::new(AwsSettings {
         endpoint_url: None,
         default_region: Some("eu-central-1".to_string()),
+        ..Default::default()
     })
     .await;
     assert_eq!(lambda.default_region().as_deref(), Some("eu-central-1"));

@@ -246,6 +246,7 @@ async fn crash_between_create_and_status_write_leaves_exactly_one_mapping() {
         "the create intent was recorded first"
     );
 
+    h.restart_controller();
     h.settle().await;
     let mappings = h.mappings();
     assert_eq!(mappings.len(), 1, "no duplicate");
@@ -453,6 +454,7 @@ async fn crash_before_status_then_delete_leaves_no_orphan() {
     h.kube.state.lock().unwrap().fail_status_write_containing = Some("\"uuid\"".into());
     assert!(h.reconcile().await.is_err());
     assert_eq!(h.mappings().len(), 1);
+    h.restart_controller();
     h.mark_deleted();
     h.clock.advance(Duration::from_secs(2));
     h.finish_deletion().await;
@@ -551,5 +553,29 @@ async fn adopt_annotation_naming_a_missing_mapping_stalls_with_that_reason() {
         h.calls("CreateEventSourceMapping"),
         0,
         "no new mapping while the user asked to adopt one"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_copy_from_before_the_uuid_was_recorded_costs_no_lookup() {
+    // The watch cache may hand over the object as it was after the intent-marker write but
+    // before the UUID write. That is not a crash: no List/ListTags lookup, no "Recovered".
+    let mut h = Harness::new();
+    h.apply(sqs(json!({})));
+    h.reconcile().await.unwrap(); // finalizer
+    h.reconcile().await.unwrap(); // create
+    let marker_status = h.kube.state.lock().unwrap().status_writes[0].clone();
+    assert!(marker_status["createRequestedAt"].is_string() && marker_status.get("uuid").is_none());
+    let mut stale = h.object().unwrap();
+    stale.status = Some(serde_json::from_value(marker_status).unwrap());
+
+    h.reconcile_with(stale).await.unwrap();
+    assert_eq!(h.calls("ListEventSourceMappings"), 0);
+    assert_eq!(h.calls("ListTags"), 0);
+    assert_eq!(h.mappings().len(), 1);
+    assert!(!h.event_reasons().contains(&"Recovered".to_string()));
+    assert!(
+        h.status().get("createRequestedAt").is_none(),
+        "the marker is not written back"
     );
 }

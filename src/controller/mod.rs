@@ -105,6 +105,10 @@ pub struct Context<L> {
     pub metrics: Arc<Metrics>,
     /// The shared List-sweep cache (list mode); `None` observes with one Get per resource.
     pub cache: Option<Arc<cache::MappingCache>>,
+    /// Mappings this process created, by resource UID, until status shows their UUID. The
+    /// watch cache can hand a reconcile an object older than our last status write; without
+    /// this, such a stale read would look like a crash after create and cost a lookup.
+    created: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 impl<L: LambdaPort> Context<L> {
@@ -124,7 +128,28 @@ impl<L: LambdaPort> Context<L> {
             backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(30)),
             metrics: Arc::default(),
             cache: None,
+            created: Default::default(),
         }
+    }
+
+    /// Remembers (`Some((uuid, tags digest))`) or forgets (`None`) the mapping this process
+    /// created for a resource, with the digest of the tags it was created with.
+    pub fn remember_created(&self, uid: &str, created: Option<(&str, &str)>) {
+        let mut map = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        match created {
+            Some((uuid, digest)) => {
+                map.insert(uid.to_string(), (uuid.to_string(), digest.to_string()))
+            }
+            None => map.remove(uid),
+        };
+    }
+
+    pub fn created(&self, uid: &str) -> Option<(String, String)> {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid)
+            .cloned()
     }
 
     /// Observes through a shared List sweep instead of a Get per resource.

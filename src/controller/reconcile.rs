@@ -85,7 +85,18 @@ async fn apply<L: LambdaPort>(
     // Observe.
     let lookup = Lookup::new(esm, &desired.region, &owner);
     let digest = desired.tags_digest();
-    let status = report.status.clone();
+    let mut status = report.status.clone();
+    let uid = esm.metadata.uid.clone().unwrap_or_default();
+    match &status.uuid {
+        // A stale copy of the object from before our last status write.
+        None => {
+            if let Some((uuid, digest)) = ctx.created(&uid) {
+                status.uuid = Some(uuid);
+                status.tags_digest = Some(digest);
+            }
+        }
+        Some(_) => ctx.remember_created(&uid, None),
+    }
     let observed = observe(
         &ctx.lambda,
         ctx.cache.as_deref(),
@@ -156,6 +167,7 @@ async fn apply<L: LambdaPort>(
     let plan = plan::plan(&desired, &report.status, &observation.observed);
     if let Observed::Found { mapping, tags } = &observation.observed {
         report.record_mapping(mapping);
+        report.status.create_requested_at = None;
         if plan.action == Action::None && tags.is_some() {
             // Tags were read and needed no change.
             report.status.tags_digest = Some(digest.clone());
@@ -201,6 +213,7 @@ async fn apply<L: LambdaPort>(
             match ctx.lambda.create_mapping(region, &request).await {
                 Ok(mapping) => {
                     ctx.wrote(region, &mapping, esm);
+                    ctx.remember_created(&uid, Some((&mapping.uuid, &digest)));
                     report.record_mapping(&mapping);
                     report.status.create_requested_at = None;
                     report.status.applied_fields = applied_names(&desired);
@@ -584,6 +597,7 @@ async fn cleanup<L: LambdaPort>(
             .await;
             ctx.backoff.forget(&object_key(esm));
             ctx.metrics.forget(&object_key(esm));
+            ctx.remember_created(esm.metadata.uid.as_deref().unwrap_or_default(), None);
             Ok(Requeue::await_change())
         }
         DeletePlan::Wait { uuid, state } => {

@@ -6,7 +6,8 @@
 //!
 //! Everything here is translation: [`MappingFields`] onto the SDK's fluent builders field by
 //! field, every SDK output shape back into [`ObservedMapping`], and `SdkError` into a classified
-//! [`LambdaError`]. The SDK's standard retry policy (3 attempts, throttling and 5xx) stays on.
+//! [`LambdaError`]. The SDK's standard retry policy (3 attempts, throttling and 5xx) stays on
+//! unless [`AwsSettings::max_attempts`] says otherwise.
 //! Nothing here logs request bodies or credentials.
 
 use std::collections::{BTreeMap, HashMap};
@@ -69,6 +70,10 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Region for resources that name none; falls back to the default chain's region.
     pub default_region: Option<String>,
+    /// Attempts per call, retries included. `None` keeps the SDK's standard policy (3). The
+    /// controller uses 1: its shared budget must see every throttle, and its per-object backoff
+    /// does the retrying, so that one governor decides how fast Lambda is called.
+    pub max_attempts: Option<u32>,
 }
 
 /// Production [`LambdaPort`]: cheap to clone, all clones share the config and the clients.
@@ -83,6 +88,7 @@ struct Inner {
     /// so that it only ever applies to Lambda.
     endpoint_url: Option<String>,
     default_region: Option<String>,
+    max_attempts: Option<u32>,
     clients: Mutex<HashMap<String, Client>>,
 }
 
@@ -116,6 +122,7 @@ impl AwsLambda {
                 config,
                 endpoint_url: settings.endpoint_url,
                 default_region,
+                max_attempts: settings.max_attempts,
                 clients: Mutex::new(HashMap::new()),
             }),
         }
@@ -178,6 +185,12 @@ impl AwsLambda {
                 Some(shared) => shared.to_builder().take_unset_from(ours).build(),
                 None => ours.build(),
             };
+            if let Some(attempts) = self.inner.max_attempts {
+                config = config.retry_config(
+                    aws_sdk_lambda::config::retry::RetryConfig::standard()
+                        .with_max_attempts(attempts.max(1)),
+                );
+            }
             Client::from_conf(config.timeout_config(timeouts).build())
         });
         Ok(client.clone())
@@ -1622,6 +1635,7 @@ mod tests {
         let lambda = AwsLambda::new(AwsSettings {
             endpoint_url: Some("http://127.0.0.1:9".to_string()),
             default_region: Some("eu-west-3".to_string()),
+            ..Default::default()
         })
         .await;
         assert_eq!(lambda.default_region().as_deref(), Some("eu-west-3"));

@@ -333,6 +333,27 @@ impl Harness {
         }
     }
 
+    /// A new controller process (fresh memory) against the same Lambda and API server, as after
+    /// a crash and restart.
+    pub fn restart_controller(&mut self) {
+        let mut ctx = Context::new(
+            self.kube.client(),
+            ModelPort {
+                model: self.model.clone(),
+            },
+            self.ctx.settings.clone(),
+        );
+        if let Some(cache) = &self.ctx.cache {
+            ctx = ctx.with_cache(Arc::new(
+                esm_controller::controller::cache::MappingCache::new(
+                    cache.interval,
+                    cache.busy_interval,
+                ),
+            ));
+        }
+        self.ctx = Arc::new(ctx);
+    }
+
     /// One complete List sweep into the cache (list mode); returns how many resources it triggered.
     pub async fn sweep(&self) -> usize {
         let cache = self.ctx.cache.as_ref().expect("list mode");
@@ -450,6 +471,15 @@ impl Harness {
         &self,
     ) -> Result<kube::runtime::controller::Action, esm_controller::controller::Error> {
         let obj = self.object().expect("object exists");
+        esm_controller::controller::reconcile(Arc::new(obj), self.ctx.clone()).await
+    }
+
+    /// One reconcile of a given (possibly stale) copy of the object, as a lagging watch cache
+    /// would hand it over.
+    pub async fn reconcile_with(
+        &self,
+        obj: EventSourceMapping,
+    ) -> Result<kube::runtime::controller::Action, esm_controller::controller::Error> {
         esm_controller::controller::reconcile(Arc::new(obj), self.ctx.clone()).await
     }
 
