@@ -150,7 +150,7 @@ class Bench:
             self.kubectl("apply", "--server-side", "-f", "-", stdin=self.manifests(start, min(n, start + 500)))
         log(f"applied in {time.time() - t0:.1f}s; waiting for Ready")
         deadline = t0 + max(900, n / QUOTA * 4 + 300)
-        poll = 2 if n <= 2000 else 5
+        poll = 1 if n <= 2000 else 5
         ready = 0
         while time.time() < deadline:
             ready = self.ready_count()

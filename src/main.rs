@@ -69,7 +69,7 @@ struct RunArgs {
     #[arg(long, env = "ESM_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     sweep_interval: Duration,
     /// Interval of the List sweep while our own writes or busy mappings are settling.
-    #[arg(long, env = "ESM_SWEEP_BUSY_INTERVAL", default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, env = "ESM_SWEEP_BUSY_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     sweep_busy_interval: Duration,
     /// Lambda requests per second this controller may send per region, all calls together
     /// (Lambda allows 15/s per account and region, shared with every other tool).

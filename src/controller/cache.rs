@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::api::EventSourceMapping;
@@ -38,6 +38,8 @@ struct Region {
     swept: Option<Instant>,
     /// Our own writes not yet covered by a complete sweep.
     written: HashMap<String, Instant>,
+    /// When we last wrote any mapping of this region.
+    last_write: Option<Instant>,
     /// Which resource owns each mapping, and what it last saw (LastModified, transitional).
     owners: HashMap<String, (ObjectRef<EventSourceMapping>, Option<f64>, bool)>,
     sweeper: bool,
@@ -53,19 +55,19 @@ pub struct MappingCache {
     /// completes.
     pub wake_sweepers: Notify,
     pub swept: Notify,
-    triggers: broadcast::Sender<ObjectRef<EventSourceMapping>>,
+    /// One channel per subscribed controller; holds only triggers not yet taken.
+    triggers: Mutex<Vec<mpsc::UnboundedSender<ObjectRef<EventSourceMapping>>>>,
 }
 
 impl MappingCache {
     pub fn new(interval: Duration, busy_interval: Duration) -> Self {
-        let (triggers, _) = broadcast::channel(16_384);
         Self {
             regions: Mutex::default(),
             interval,
             busy_interval,
             wake_sweepers: Notify::new(),
             swept: Notify::new(),
-            triggers,
+            triggers: Mutex::default(),
         }
     }
 
@@ -74,8 +76,13 @@ impl MappingCache {
     }
 
     /// Resources to reconcile because the sweep saw their mapping change.
-    pub fn subscribe(&self) -> broadcast::Receiver<ObjectRef<EventSourceMapping>> {
-        self.triggers.subscribe()
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.triggers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
     }
 
     /// Marks the region's sweeper as started; true if the caller must start it.
@@ -105,7 +112,9 @@ impl MappingCache {
     pub fn wrote(&self, region: &str, uuid: &str) {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
-        r.written.insert(uuid.to_string(), Instant::now());
+        let now = Instant::now();
+        r.written.insert(uuid.to_string(), now);
+        r.last_write = Some(now);
         drop(regions);
         self.wake_sweepers.notify_waiters();
     }
@@ -205,11 +214,24 @@ impl MappingCache {
             r.swept = Some(started);
         }
         let n = triggered.len();
+        let mut senders = self.triggers.lock().unwrap_or_else(|e| e.into_inner());
+        senders.retain(|tx| !tx.is_closed());
         for owner in triggered {
-            let _ = self.triggers.send(owner);
+            for tx in senders.iter() {
+                let _ = tx.send(owner.clone());
+            }
         }
+        drop(senders);
         self.swept.notify_waiters();
         n
+    }
+
+    /// How long ago we last wrote a mapping of this region (`None`: never).
+    pub fn since_last_write(&self, region: &str) -> Option<Duration> {
+        self.regions()
+            .get(region)
+            .and_then(|r| r.last_write)
+            .map(|at| at.elapsed())
     }
 
     /// Whether a complete sweep of the region has happened.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, controller::Action, watcher};
+use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
 use kube::{Api, Client, ResourceExt};
 
 pub use backoff::{Backoff, Track};
@@ -269,7 +269,21 @@ pub async fn run<L: LambdaPort>(
     let controllers: Vec<_> = apis
         .into_iter()
         .map(|api| {
-            Controller::new(api, config.clone())
+            // Keep only what reconciles read: managedFields and kubectl's last-applied copy of the
+            // spec are most of an object's size, and the watch cache holds every resource.
+            let (reader, writer) = kube::runtime::reflector::store();
+            let objects = kube::runtime::reflector(
+                writer,
+                watcher(api, config.clone()).default_backoff().modify(
+                    |esm: &mut EventSourceMapping| {
+                        esm.managed_fields_mut().clear();
+                        esm.annotations_mut()
+                            .remove("kubectl.kubernetes.io/last-applied-configuration");
+                    },
+                ),
+            )
+            .applied_objects();
+            Controller::for_stream(objects, reader)
                 .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         })
         .collect();

@@ -3,10 +3,10 @@
 //! mappings are settling.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::Stream;
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use super::Context;
@@ -34,6 +34,11 @@ pub async fn sweep_once<L: LambdaPort>(
     Ok(cache.apply_sweep(region, started, mappings))
 }
 
+/// How long writes must have paused before a settling sweep runs: during a burst of creates
+/// every request of the budget should go to the creates, and one sweep afterwards observes
+/// them all.
+const WRITE_QUIET: Duration = Duration::from_secs(1);
+
 async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
     let Some(cache) = ctx.cache.clone() else {
         return;
@@ -43,12 +48,23 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
         interval_s = cache.interval.as_secs(),
         "starting the mapping sweep"
     );
+    let mut last_complete = Instant::now();
     loop {
+        // Hold the sweep while writes are flowing, but never longer than the regular interval
+        // beyond the last complete sweep (drift elsewhere must still be seen).
+        while cache
+            .since_last_write(&region)
+            .is_some_and(|since| since < WRITE_QUIET)
+            && last_complete.elapsed() < cache.interval
+        {
+            tokio::time::sleep(WRITE_QUIET / 4).await;
+        }
         let started = Instant::now();
         match list_all(&ctx.lambda, &region, &ListFilter::default()).await {
             Ok(mappings) => {
                 let count = mappings.len();
                 let triggered = cache.apply_sweep(&region, started, mappings);
+                last_complete = started;
                 tracing::debug!(
                     region,
                     mappings = count,
@@ -82,13 +98,6 @@ pub fn triggers(
     cache: &MappingCache,
 ) -> impl Stream<Item = ObjectRef<EventSourceMapping>> + Send + 'static {
     futures::stream::unfold(cache.subscribe(), |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(object) => return Some((object, rx)),
-                // Missed some: the periodic resync catches up.
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
+        rx.recv().await.map(|object| (object, rx))
     })
 }
