@@ -342,8 +342,8 @@ async fn foreign_mapping_is_reported_not_taken_over_unless_annotated() {
     assert!(h.event_reasons().contains(&"Adopted".to_string()));
 }
 
-#[tokio::test]
-async fn missing_function_stalls_and_recovers_when_it_appears() {
+#[tokio::test(start_paused = true)]
+async fn missing_function_stalls_quietly_and_recovers_when_it_appears() {
     let mut h = Harness::new();
     h.apply(json!({"eventSourceARN": SQS, "functionName": "not-yet"}));
     h.reconcile().await.unwrap();
@@ -353,7 +353,33 @@ async fn missing_function_stalls_and_recovers_when_it_appears() {
         ("True".into(), "FunctionNotFound".into())
     );
     assert!(h.mappings().is_empty());
+    // Its own status write triggers more reconciles: they must not retry the create (the
+    // e2e suite saw 9 Creates per second per stalled resource before this rule).
+    let writes = h.kube.state.lock().unwrap().status_writes.len();
+    for _ in 0..5 {
+        h.reconcile().await.unwrap();
+    }
+    assert_eq!(h.calls("CreateEventSourceMapping"), 1);
+    assert_eq!(
+        h.kube.state.lock().unwrap().status_writes.len(),
+        writes,
+        "no status churn while stalled"
+    );
+
     h.model.seed_function("not-yet");
+    tokio::time::advance(h.ctx.settings.stalled_recheck + Duration::from_secs(1)).await;
+    h.settle().await;
+    assert_eq!(h.mappings().len(), 1);
+}
+
+#[tokio::test]
+async fn a_spec_change_retries_a_stalled_resource_at_once() {
+    let mut h = Harness::new();
+    h.apply(json!({"eventSourceARN": SQS, "functionName": "not-yet"}));
+    h.reconcile().await.unwrap();
+    h.reconcile().await.unwrap();
+    assert_eq!(h.condition("Stalled").1, "FunctionNotFound");
+    h.apply(json!({"eventSourceARN": SQS, "functionName": FUNCTION}));
     h.settle().await;
     assert_eq!(h.mappings().len(), 1);
 }

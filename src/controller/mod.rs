@@ -109,6 +109,10 @@ pub struct Context<L> {
     /// watch cache can hand a reconcile an object older than our last status write; without
     /// this, such a stale read would look like a crash after create and cost a lookup.
     created: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// Stalled resources and until when they are left alone: a stalled create must not be
+    /// retried on every watch event (its own status write is one), only at `stalled_recheck`
+    /// or when the user changes something (generation, adopt annotation).
+    stalled: std::sync::Mutex<std::collections::HashMap<String, (String, tokio::time::Instant)>>,
 }
 
 impl<L: LambdaPort> Context<L> {
@@ -125,11 +129,43 @@ impl<L: LambdaPort> Context<L> {
             lambda,
             recorder,
             settings,
-            backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(30)),
+            backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(10)),
             metrics: Arc::default(),
             cache: None,
             created: Default::default(),
+            stalled: Default::default(),
         }
+    }
+
+    /// Leaves a stalled resource alone until `until`, unless `fingerprint` (what the user can
+    /// change to fix it) changes first.
+    pub fn hold_stalled(&self, key: &str, fingerprint: String, until: tokio::time::Instant) {
+        self.stalled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), (fingerprint, until));
+    }
+
+    /// How long a stalled resource is still held, if it is and nothing changed.
+    pub fn stalled_for(&self, key: &str, fingerprint: &str) -> Option<Duration> {
+        let mut stalled = self.stalled.lock().unwrap_or_else(|e| e.into_inner());
+        match stalled.get(key) {
+            Some((held, until)) if held == fingerprint && *until > tokio::time::Instant::now() => {
+                Some(*until - tokio::time::Instant::now())
+            }
+            Some(_) => {
+                stalled.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn release_stalled(&self, key: &str) {
+        self.stalled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 
     /// Remembers (`Some((uuid, tags digest))`) or forgets (`None`) the mapping this process

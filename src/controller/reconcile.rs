@@ -52,6 +52,19 @@ pub async fn reconcile<L: LambdaPort>(
     result
 }
 
+/// What the user can change to un-stall a resource: the spec (generation) and the adopt
+/// annotation.
+fn stall_fingerprint(esm: &EventSourceMapping) -> String {
+    format!(
+        "{}/{}",
+        esm.metadata.generation.unwrap_or_default(),
+        esm.annotations()
+            .get(ADOPT_ANNOTATION)
+            .map(String::as_str)
+            .unwrap_or("")
+    )
+}
+
 fn now_epoch() -> f64 {
     jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
@@ -64,6 +77,10 @@ async fn apply<L: LambdaPort>(
 ) -> Result<Requeue, Error> {
     let key = object_key(esm);
     let settings = &ctx.settings;
+    if let Some(remaining) = ctx.stalled_for(&key, &stall_fingerprint(esm)) {
+        // Stalled and nothing changed: wait for the recheck instead of retrying on every event.
+        return Ok(ctx.requeue(&key, remaining));
+    }
     let mut report = Report::new(esm);
     let owner = Owner::of(esm, &settings.cluster_name);
 
@@ -166,6 +183,10 @@ async fn apply<L: LambdaPort>(
     // Plan.
     let plan = plan::plan(&desired, &report.status, &observation.observed);
     if let Observed::Found { mapping, tags } = &observation.observed {
+        if report.status.state != mapping.state {
+            // Lambda moved on: wait a short time again for the next step.
+            ctx.backoff.reset(&key, Track::Busy);
+        }
         report.record_mapping(mapping);
         report.status.create_requested_at = None;
         if plan.action == Action::None && tags.is_some() {
@@ -207,15 +228,18 @@ async fn apply<L: LambdaPort>(
         Action::Create { request } => {
             // Crash safety: note the attempt first. If we stop between Create and the next status
             // write, the next run finds the mapping by its ownership tag instead of creating again.
-            report.status.create_requested_at = Some(jiff::Timestamp::now().to_string());
-            report.verdict(&plan.verdict);
+            if report.status.create_requested_at.is_none() {
+                report.status.create_requested_at = Some(jiff::Timestamp::now().to_string());
+            }
             report.write(api).await?;
             match ctx.lambda.create_mapping(region, &request).await {
                 Ok(mapping) => {
+                    ctx.backoff.reset(&key, Track::Busy);
                     ctx.wrote(region, &mapping, esm);
                     ctx.remember_created(&uid, Some((&mapping.uuid, &digest)));
                     report.record_mapping(&mapping);
                     report.status.create_requested_at = None;
+                    report.verdict(&plan.verdict);
                     report.status.applied_fields = applied_names(&desired);
                     report.status.tags_digest = Some(digest.clone());
                     report.write(api).await?;
@@ -249,6 +273,7 @@ async fn apply<L: LambdaPort>(
             reenable,
         } => match ctx.lambda.update_mapping(region, &uuid, &patch).await {
             Ok(mapping) => {
+                ctx.backoff.reset(&key, Track::Busy);
                 ctx.wrote(region, &mapping, esm);
                 report.record_mapping(&mapping);
                 report.status.applied_fields = applied_names(&desired);
@@ -321,7 +346,7 @@ fn applied_names(desired: &Desired) -> Vec<String> {
 }
 
 /// One log line per reconcile outcome, and the metrics that follow from it.
-fn log_outcome<L>(
+fn log_outcome<L: LambdaPort>(
     ctx: &Context<L>,
     esm: &EventSourceMapping,
     report: &Report<'_>,
@@ -340,6 +365,9 @@ fn log_outcome<L>(
     );
     if verdict.is_ready() {
         metrics.ready(&key);
+    }
+    if !matches!(verdict, Verdict::Stalled { .. }) {
+        ctx.release_stalled(&key);
     }
     tracing::info!(
         namespace = esm.namespace().unwrap_or_default(),
@@ -373,7 +401,13 @@ async fn stall<L: LambdaPort>(
     report.verdict(&verdict);
     report.write(api).await?;
     log_outcome(ctx, esm, report, &verdict);
-    Ok(ctx.requeue(&object_key(esm), ctx.settings.stalled_recheck))
+    let key = object_key(esm);
+    ctx.hold_stalled(
+        &key,
+        stall_fingerprint(esm),
+        tokio::time::Instant::now() + ctx.settings.stalled_recheck,
+    );
+    Ok(ctx.requeue(&key, ctx.settings.stalled_recheck))
 }
 
 /// A Lambda error during a live reconcile, turned into a condition and a requeue.
@@ -613,6 +647,7 @@ async fn cleanup<L: LambdaPort>(
         }
         DeletePlan::Delete { uuid } => match ctx.lambda.delete_mapping(&region, &uuid).await {
             Ok(mapping) => {
+                ctx.backoff.reset(&object_key(esm), Track::Busy);
                 if let Some(cache) = &ctx.cache {
                     cache.unwatch(&region, &uuid);
                 }

@@ -17,6 +17,10 @@ use super::{
     ErrorKind, LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping,
 };
 
+/// How long reads stay behind a throttled write beyond its Retry-After: enough for the write's
+/// resource to come back from its (jittered, about one second) backoff.
+const WRITE_RETRY_WINDOW: Duration = Duration::from_secs(3);
+
 /// Whether a call changes Lambda (served first) or only reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallKind {
@@ -31,6 +35,9 @@ struct Bucket {
     /// Current rate (requests/s): the configured rate, lowered after throttling.
     rate: f64,
     paused_until: Option<Instant>,
+    /// After a throttled write, reads wait until then, so the write's retry (which sits in its
+    /// resource's backoff, not in this queue) finds a token instead of the sweep taking it.
+    reads_held_until: Option<Instant>,
 }
 
 /// A token bucket with write priority.
@@ -55,6 +62,7 @@ impl Budget {
                 refilled: Instant::now(),
                 rate,
                 paused_until: None,
+                reads_held_until: None,
             }),
             waiting_writes: AtomicUsize::new(0),
         }
@@ -76,7 +84,10 @@ impl Budget {
                 let elapsed = now.duration_since(b.refilled).as_secs_f64();
                 b.tokens = (b.tokens + elapsed * b.rate).min(self.burst);
                 b.refilled = now;
-                let paused = b.paused_until.filter(|until| *until > now);
+                let mut paused = b.paused_until.filter(|until| *until > now);
+                if kind == CallKind::Read {
+                    paused = paused.max(b.reads_held_until.filter(|until| *until > now));
+                }
                 let writes_first =
                     kind == CallKind::Read && self.waiting_writes.load(Ordering::SeqCst) > 0;
                 if paused.is_none() && !writes_first && b.tokens >= 1.0 {
@@ -98,13 +109,19 @@ impl Budget {
     }
 
     /// Lambda answered 429: halve the rate (down to a tenth of the configured one) and pause
-    /// for its Retry-After.
-    pub fn throttled(&self, retry_after: Option<Duration>) {
+    /// for its Retry-After. A throttled write also holds reads back a little longer than that,
+    /// so that its retry goes first.
+    pub fn throttled(&self, kind: CallKind, retry_after: Option<Duration>) {
         let mut b = self.lock();
         b.rate = (b.rate / 2.0).max(self.base_rate / 10.0);
         b.tokens = b.tokens.min(0.0);
-        if let Some(after) = retry_after {
-            b.paused_until = Some(Instant::now() + after);
+        let now = Instant::now();
+        let after = retry_after.unwrap_or(Duration::ZERO);
+        if !after.is_zero() {
+            b.paused_until = Some(now + after);
+        }
+        if kind == CallKind::Write {
+            b.reads_held_until = Some(now + after + WRITE_RETRY_WINDOW);
         }
     }
 
@@ -161,7 +178,7 @@ impl<L> Budgeted<L> {
                 if e.kind == ErrorKind::Retry
                     && (e.code.contains("TooManyRequests") || e.code.contains("Throttl")) =>
             {
-                budget.throttled(e.retry_after)
+                budget.throttled(kind, e.retry_after)
             }
             _ => budget.succeeded(),
         }
@@ -307,9 +324,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn reads_stay_behind_a_throttled_write_until_it_retried() {
+        let budget = Arc::new(Budget::new(10.0, 10.0));
+        budget.throttled(CallKind::Write, Some(Duration::from_secs(1)));
+        let start = Instant::now();
+        // The write's retry arrives after its own backoff and gets a token...
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        budget.acquire(CallKind::Write).await;
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // ...while a read waits out Retry-After plus the retry window.
+        budget.acquire(CallKind::Read).await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn throttling_halves_the_rate_pauses_and_recovers() {
         let budget = Budget::new(10.0, 1.0);
-        budget.throttled(Some(Duration::from_secs(3)));
+        budget.throttled(CallKind::Read, Some(Duration::from_secs(3)));
         assert_eq!(budget.current_rate(), 5.0);
         let start = Instant::now();
         budget.acquire(CallKind::Write).await;
@@ -318,7 +353,7 @@ mod tests {
             "Retry-After honoured"
         );
         for _ in 0..5 {
-            budget.throttled(None);
+            budget.throttled(CallKind::Read, None);
         }
         assert_eq!(budget.current_rate(), 1.0, "never below a tenth");
         for _ in 0..100 {
