@@ -112,13 +112,5 @@ def test_throttling_is_retried(bed, emu_ctx):
     _throttle_scenario(bed, emu_ctx, per_second=2, count=5, timeout=120)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "controller bug (seen since 3bbb0a8, SDK attempts=1): with 1 request/s left in the account's "
-    "quota, the List sweep crowds out Creates. In 60 s the emulator answered 34 sweep "
-    "ListEventSourceMappings (200), 2 CreateEventSourceMapping (202) and 22 throttled Creates "
-    "(429): a phase-locked cycle of ~2.1 s in which the sweep takes the only token and the "
-    "retried Create arrives 0.83 s later, just before the refill; the 429 back-off (Retry-After "
-    "1 s) then lets the next sweep go first again. Writes are not preferred over the sweep after "
-    "a 429, and the retry has no jitter to break the phase."))
 def test_throttling_leaves_room_for_writes(bed, emu_ctx):
     _throttle_scenario(bed, emu_ctx, per_second=1, count=3, timeout=60)

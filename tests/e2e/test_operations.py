@@ -70,7 +70,7 @@ def test_leader_election_one_active_replica_and_failover(bed, elect_ctx, control
                if ctx.k("auth", "can-i", verb, "leases.coordination.k8s.io", "-n", LEASE_NS, "--as", sa,
                         check=False).stdout.strip() != "yes"]
     if missing:
-        pytest.xfail(f"deploy/rbac.yaml bug: the ServiceAccount may not {'/'.join(missing)} "
+        pytest.fail(f"deploy/rbac.yaml: the ServiceAccount may not {'/'.join(missing)} "
                      f"coordination.k8s.io leases in {LEASE_NS}, which --leader-elect needs")
 
     def replica(identity):
