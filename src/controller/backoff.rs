@@ -11,6 +11,10 @@ pub enum Track {
     Error,
     /// Waiting for a transitional Lambda state: 2 s, 4 s … up to `max_busy`.
     Busy,
+    /// Lambda throttled the call: 1 s, 2 s … up to 10 s, with jitter. Throttling is not the
+    /// resource's fault and the shared budget already slows every call down, so the per-object
+    /// delay stays short.
+    Throttle,
 }
 
 #[derive(Debug)]
@@ -37,13 +41,14 @@ impl Backoff {
         let (base, max) = match track {
             Track::Error => (Duration::from_secs(1), self.max_error),
             Track::Busy => (Duration::from_secs(2), self.max_busy),
+            Track::Throttle => (Duration::from_secs(1), Duration::from_secs(10)),
         };
         let exp = base.saturating_mul(1u32 << (*n - 1).min(16));
         let capped = exp.min(max);
         match track {
             // Full jitter in [capped/2, capped]: spreads retries of many objects after a
             // throttling burst.
-            Track::Error => capped / 2 + capped.mul_f64(jitter(key, *n) / 2.0),
+            Track::Error | Track::Throttle => capped / 2 + capped.mul_f64(jitter(key, *n) / 2.0),
             Track::Busy => capped,
         }
     }
@@ -95,6 +100,14 @@ mod tests {
         }
         b.reset("ns/a", Track::Error);
         assert!(b.next("ns/a", Track::Error) <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn throttle_delays_stay_short() {
+        let b = Backoff::new(Duration::from_secs(300), Duration::from_secs(15));
+        for _ in 0..20 {
+            assert!(b.next("t", Track::Throttle) <= Duration::from_secs(10));
+        }
     }
 
     #[test]

@@ -250,7 +250,14 @@ pub fn error_policy<L: LambdaPort>(
             Action::requeue(ctx.backoff.next(&key, Track::Busy))
         }
         root => {
-            let mut delay = ctx.backoff.next(&key, Track::Error);
+            let throttled = matches!(root, Error::Lambda(e) if e.kind == ErrorKind::Retry
+                && (e.code.contains("TooManyRequests") || e.code.contains("Throttl")));
+            let track = if throttled {
+                Track::Throttle
+            } else {
+                Track::Error
+            };
+            let mut delay = ctx.backoff.next(&key, track);
             if let Error::Lambda(LambdaError {
                 retry_after: Some(after),
                 ..

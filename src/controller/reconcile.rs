@@ -45,6 +45,7 @@ pub async fn reconcile<L: LambdaPort>(
     match &result {
         Ok(_) => {
             ctx.backoff.reset(&key, Track::Error);
+            ctx.backoff.reset(&key, Track::Throttle);
             timer.finish(ctx.metrics.take_outcome(&key));
         }
         Err(e) => timer.finish(e.category()),
@@ -263,7 +264,18 @@ async fn apply<L: LambdaPort>(
                 Err(e) if e.kind == ErrorKind::Conflict => {
                     return resolve_conflict(esm, api, ctx, &mut report, &lookup, e).await;
                 }
-                Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
+                Err(e) => {
+                    // A definite rejection (throttled, invalid, function missing, denied) created
+                    // nothing: no lookup is needed next time. Only an unknown outcome (5xx,
+                    // timeout, lost connection) keeps the marker.
+                    let rejected = e.kind != ErrorKind::Retry
+                        || e.code.contains("TooManyRequests")
+                        || e.code.contains("Throttl");
+                    if rejected {
+                        report.status.create_requested_at = None;
+                    }
+                    return lambda_failure(esm, api, ctx, &mut report, e).await;
+                }
             }
         }
         Action::Update {
