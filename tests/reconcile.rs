@@ -605,3 +605,23 @@ async fn a_stale_copy_from_before_the_uuid_was_recorded_costs_no_lookup() {
         "the marker is not written back"
     );
 }
+
+#[tokio::test]
+async fn a_throttled_create_needs_no_crash_lookup() {
+    // A 429 means Lambda created nothing, unlike a 500 or a lost response: the retry is a plain
+    // create, without the List/ListTags lookup that follows an unknown outcome.
+    let mut h = Harness::new();
+    h.apply(sqs(json!({})));
+    h.reconcile().await.unwrap();
+    h.model.inject_fault(esm_emulator::model::Fault::times(
+        Some("CreateEventSourceMapping"),
+        esm_emulator::model::ApiError::throttled(),
+        1,
+    ));
+    assert!(h.reconcile().await.is_err());
+    assert!(h.status().get("createRequestedAt").is_none());
+    h.reconcile().await.unwrap();
+    assert_eq!(h.calls("ListEventSourceMappings"), 0);
+    assert_eq!(h.calls("ListTags"), 0);
+    assert_eq!(h.mappings().len(), 1);
+}
