@@ -6,15 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{FUNCTION, Harness, SQS};
-
-fn sqs(extra: serde_json::Value) -> serde_json::Value {
-    let mut spec = json!({"eventSourceARN": SQS, "functionName": FUNCTION});
-    for (k, v) in extra.as_object().unwrap() {
-        spec[k] = v.clone();
-    }
-    spec
-}
+use support::{Harness, sqs};
 
 #[tokio::test]
 async fn create_costs_one_call_and_settling_is_observed_through_list_pages() {

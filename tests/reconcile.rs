@@ -7,15 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{FUNCTION, Harness, KINESIS, SQS};
-
-fn sqs(extra: serde_json::Value) -> serde_json::Value {
-    let mut spec = json!({"eventSourceARN": SQS, "functionName": FUNCTION});
-    for (k, v) in extra.as_object().unwrap() {
-        spec[k] = v.clone();
-    }
-    spec
-}
+use support::{FUNCTION, Harness, KINESIS, SQS, sqs};
 
 #[tokio::test]
 async fn create_records_uuid_and_becomes_ready() {

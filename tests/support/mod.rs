@@ -303,6 +303,15 @@ pub const FUNCTION: &str = "handler";
 pub const SQS: &str = "arn:aws:sqs:us-east-1:123456789012:orders";
 pub const KINESIS: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks";
 
+/// An SQS spec for the harness's function, with extra fields merged in.
+pub fn sqs(extra: Value) -> Value {
+    let mut spec = json!({"eventSourceARN": SQS, "functionName": FUNCTION});
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    spec
+}
+
 pub struct Harness {
     pub model: Model,
     pub clock: ManualClock,
