@@ -617,3 +617,31 @@ async fn a_throttled_create_needs_no_crash_lookup() {
     assert_eq!(h.calls("ListTags"), 0);
     assert_eq!(h.mappings().len(), 1);
 }
+
+#[tokio::test]
+async fn a_refused_delete_is_shown_on_the_resource_and_retried() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({})));
+    h.settle().await;
+    h.model.inject_fault(esm_emulator::model::Fault::times(
+        Some("DeleteEventSourceMapping"),
+        esm_emulator::model::ApiError::new(
+            403,
+            "AccessDeniedException",
+            "not authorized to perform: lambda:DeleteEventSourceMapping",
+        ),
+        1,
+    ));
+    h.mark_deleted();
+    assert!(h.reconcile().await.is_err());
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "DeleteFailed".into())
+    );
+    assert!(
+        h.object().is_some(),
+        "the finalizer holds until the mapping is deleted"
+    );
+    h.finish_deletion().await;
+    assert!(h.mappings().is_empty());
+}

@@ -161,6 +161,15 @@ impl<L: LambdaPort> Context<L> {
         }
     }
 
+    /// Forgets everything kept about a resource that is gone (backoff, metrics, own creates,
+    /// stall holds).
+    pub fn forget_object(&self, key: &str, uid: &str) {
+        self.backoff.forget(key);
+        self.metrics.forget(key);
+        self.remember_created(uid, None);
+        self.release_stalled(key);
+    }
+
     pub fn release_stalled(&self, key: &str) {
         self.stalled
             .lock()
@@ -250,8 +259,7 @@ pub fn error_policy<L: LambdaPort>(
             Action::requeue(ctx.backoff.next(&key, Track::Busy))
         }
         root => {
-            let throttled = matches!(root, Error::Lambda(e) if e.kind == ErrorKind::Retry
-                && (e.code.contains("TooManyRequests") || e.code.contains("Throttl")));
+            let throttled = matches!(root, Error::Lambda(e) if e.is_throttled());
             let track = if throttled {
                 Track::Throttle
             } else {

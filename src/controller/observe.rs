@@ -76,23 +76,14 @@ pub async fn observe<L: LambdaPort>(
         };
         let mapping = match cached {
             Some(m) => m,
-            None => match lambda.get_mapping(region, uuid).await {
-                Ok(m) => {
-                    if let Some(cache) = cache {
-                        cache.store(region, &m);
-                    }
-                    m
-                }
-                Err(e) if e.kind == ErrorKind::NotFound => {
-                    if let Some(cache) = cache {
-                        cache.remove(region, uuid);
-                    }
+            None => match get_recorded(lambda, cache, region, uuid).await? {
+                Some(m) => m,
+                None => {
                     return Ok(Some(Observation {
                         observed: Observed::Gone { uuid: uuid.clone() },
                         discovery: Discovery::Recorded,
                     }));
                 }
-                Err(e) => return Err(e),
             },
         };
         if let Some(cache) = cache {
@@ -129,6 +120,62 @@ pub async fn observe<L: LambdaPort>(
         observed: Observed::Nothing,
         discovery: Discovery::Recorded,
     }))
+}
+
+/// Gets the recorded mapping (`None`: Lambda says it is gone), keeping the cache in step.
+async fn get_recorded<L: LambdaPort>(
+    lambda: &L,
+    cache: Option<&MappingCache>,
+    region: &str,
+    uuid: &str,
+) -> Result<Option<ObservedMapping>, LambdaError> {
+    match lambda.get_mapping(region, uuid).await {
+        Ok(m) => {
+            if let Some(cache) = cache {
+                cache.store(region, &m);
+            }
+            Ok(Some(m))
+        }
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            if let Some(cache) = cache {
+                cache.remove(region, uuid);
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Observes a resource that is being deleted. Always asks Lambda (a Get right after our own
+/// Delete must see `Deleting` and then not-found, not a sweep's older answer), and looks for a
+/// mapping created just before a crash, which would otherwise be orphaned. Tags and the adopt
+/// annotation do not matter here.
+pub async fn observe_for_delete<L: LambdaPort>(
+    lambda: &L,
+    cache: Option<&MappingCache>,
+    status: &EventSourceMappingStatus,
+    lookup: &Lookup<'_>,
+) -> Result<Observed, LambdaError> {
+    if let Some(uuid) = &status.uuid {
+        return Ok(
+            match get_recorded(lambda, cache, lookup.region, uuid).await? {
+                Some(mapping) => Observed::Found {
+                    mapping,
+                    tags: None,
+                },
+                None => Observed::Gone { uuid: uuid.clone() },
+            },
+        );
+    }
+    if status.create_requested_at.is_some()
+        && let Some((mapping, _)) = find_own(lambda, lookup).await?
+    {
+        return Ok(Observed::Found {
+            mapping,
+            tags: None,
+        });
+    }
+    Ok(Observed::Nothing)
 }
 
 enum CacheLookup {

@@ -8,7 +8,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalize};
 use kube::{Api, ResourceExt};
 
-use super::observe::{Discovery, Lookup, candidates, observe};
+use super::observe::{Discovery, Lookup, candidates, observe, observe_for_delete};
 use super::report::{Report, publish};
 use super::{Context, Error, Track, object_key};
 use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, FINALIZER};
@@ -268,10 +268,7 @@ async fn apply<L: LambdaPort>(
                     // A definite rejection (throttled, invalid, function missing, denied) created
                     // nothing: no lookup is needed next time. Only an unknown outcome (5xx,
                     // timeout, lost connection) keeps the marker.
-                    let rejected = e.kind != ErrorKind::Retry
-                        || e.code.contains("TooManyRequests")
-                        || e.code.contains("Throttl");
-                    if rejected {
+                    if e.kind != ErrorKind::Retry || e.is_throttled() {
                         report.status.create_requested_at = None;
                     }
                     return lambda_failure(esm, api, ctx, &mut report, e).await;
@@ -422,6 +419,22 @@ async fn stall<L: LambdaPort>(
     Ok(ctx.requeue(&key, ctx.settings.stalled_recheck))
 }
 
+/// Reports work in progress and comes back after the track's next delay.
+async fn progress<L: LambdaPort>(
+    esm: &EventSourceMapping,
+    api: &Api<EventSourceMapping>,
+    ctx: &Context<L>,
+    report: &mut Report<'_>,
+    verdict: Verdict,
+    track: Track,
+) -> Result<Requeue, Error> {
+    report.verdict(&verdict);
+    report.write(api).await?;
+    log_outcome(ctx, esm, report, &verdict);
+    let key = object_key(esm);
+    Ok(ctx.requeue(&key, ctx.backoff.next(&key, track)))
+}
+
 /// A Lambda error during a live reconcile, turned into a condition and a requeue.
 async fn lambda_failure<L: LambdaPort>(
     esm: &EventSourceMapping,
@@ -430,17 +443,13 @@ async fn lambda_failure<L: LambdaPort>(
     report: &mut Report<'_>,
     e: LambdaError,
 ) -> Result<Requeue, Error> {
-    let key = object_key(esm);
     match e.kind {
         ErrorKind::Busy => {
             let verdict = Verdict::progressing(
                 "Waiting",
                 format!("Lambda is busy with the mapping: {}", e.message),
             );
-            report.verdict(&verdict);
-            report.write(api).await?;
-            log_outcome(ctx, esm, report, &verdict);
-            Ok(ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy)))
+            progress(esm, api, ctx, report, verdict, Track::Busy).await
         }
         ErrorKind::Invalid => {
             stall(
@@ -478,10 +487,7 @@ async fn lambda_failure<L: LambdaPort>(
                 "Retrying",
                 format!("{}: {}; observing again", e.operation, e.message),
             );
-            report.verdict(&verdict);
-            report.write(api).await?;
-            log_outcome(ctx, esm, report, &verdict);
-            Ok(ctx.requeue(&key, ctx.backoff.next(&key, Track::Error)))
+            progress(esm, api, ctx, report, verdict, Track::Error).await
         }
         ErrorKind::AccessDenied => {
             stall(
@@ -604,7 +610,7 @@ async fn cleanup<L: LambdaPort>(
         let lookup = Lookup::new(esm, &region, &owner);
         let status = report.status.clone();
         // Tags are not needed to delete; the adopt annotation only matters for live resources.
-        match observe_for_delete(&ctx.lambda, &status, &lookup).await {
+        match observe_for_delete(&ctx.lambda, ctx.cache.as_deref(), &status, &lookup).await {
             Ok(o) => o,
             Err(e) if e.kind == ErrorKind::Busy => {
                 return Err(Error::DeletionInProgress {
@@ -612,7 +618,7 @@ async fn cleanup<L: LambdaPort>(
                     state: "busy".into(),
                 });
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(deletion_blocked(api, &mut report, e).await),
         }
     };
     match plan::plan_delete(esm.spec.deletion_policy, &observed) {
@@ -641,9 +647,10 @@ async fn cleanup<L: LambdaPort>(
                 note,
             )
             .await;
-            ctx.backoff.forget(&object_key(esm));
-            ctx.metrics.forget(&object_key(esm));
-            ctx.remember_created(esm.metadata.uid.as_deref().unwrap_or_default(), None);
+            ctx.forget_object(
+                &object_key(esm),
+                esm.metadata.uid.as_deref().unwrap_or_default(),
+            );
             Ok(Requeue::await_change())
         }
         DeletePlan::Wait { uuid, state } => {
@@ -683,34 +690,29 @@ async fn cleanup<L: LambdaPort>(
                 uuid,
                 state: "busy".into(),
             }),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(deletion_blocked(api, &mut report, e).await),
         },
     }
 }
 
-async fn observe_for_delete<L: LambdaPort>(
-    lambda: &L,
-    status: &crate::api::EventSourceMappingStatus,
-    lookup: &Lookup<'_>,
-) -> Result<Observed, LambdaError> {
-    if let Some(uuid) = &status.uuid {
-        return match lambda.get_mapping(lookup.region, uuid).await {
-            Ok(mapping) => Ok(Observed::Found {
-                mapping,
-                tags: None,
-            }),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(Observed::Gone { uuid: uuid.clone() }),
-            Err(e) => Err(e),
-        };
+/// Lambda refused to let the mapping go: say why on the resource (it stays, with its finalizer,
+/// until the cause is fixed), and hand the error to the retry policy.
+async fn deletion_blocked(
+    api: &Api<EventSourceMapping>,
+    report: &mut Report<'_>,
+    e: LambdaError,
+) -> Error {
+    let message = format!(
+        "cannot delete the mapping: {}: {}; the resource is kept until this succeeds (fix the cause, or set deletionPolicy: Retain to leave the mapping in Lambda)",
+        e.operation, e.message
+    );
+    let verdict = match e.kind {
+        ErrorKind::Retry => Verdict::progressing("DeleteRetrying", message),
+        _ => Verdict::stalled("DeleteFailed", message),
+    };
+    report.verdict(&verdict);
+    if let Err(write) = report.write(api).await {
+        return write.into();
     }
-    // A create may have succeeded just before a crash: find it, or it would be orphaned.
-    if status.create_requested_at.is_some()
-        && let Some((mapping, _)) = super::observe::find_own(lambda, lookup).await?
-    {
-        return Ok(Observed::Found {
-            mapping,
-            tags: None,
-        });
-    }
-    Ok(Observed::Nothing)
+    e.into()
 }

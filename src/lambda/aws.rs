@@ -346,6 +346,64 @@ impl LambdaPort for AwsLambda {
 // Requests: MappingFields -> SDK builders
 // ---------------------------------------------------------------------------------------------
 
+/// Applies every field that both Create and Update take. The two SDK builders are different
+/// types with the same setters, so this is a macro: a field added here reaches both requests.
+macro_rules! set_updatable_fields {
+    ($builder:expr, $f:expr, $operation:expr) => {
+        $builder
+            .set_function_name($f.function_name.clone())
+            .set_enabled($f.enabled)
+            .set_batch_size($f.batch_size)
+            .set_filter_criteria($f.filter_criteria.as_ref().map(filter_criteria_to_sdk))
+            .set_kms_key_arn($f.kms_key_arn.clone())
+            .set_metrics_config($f.metrics_config.as_ref().map(metrics_config_to_sdk))
+            .set_logging_config($f.logging_config.as_ref().map(logging_config_to_sdk))
+            .set_scaling_config($f.scaling_config.as_ref().map(scaling_config_to_sdk))
+            .set_maximum_batching_window_in_seconds($f.maximum_batching_window_in_seconds)
+            .set_parallelization_factor($f.parallelization_factor)
+            .set_destination_config(
+                $f.destination_config
+                    .as_ref()
+                    .map(destination_config_to_sdk),
+            )
+            .set_maximum_record_age_in_seconds($f.maximum_record_age_in_seconds)
+            .set_bisect_batch_on_function_error($f.bisect_batch_on_function_error)
+            .set_maximum_retry_attempts($f.maximum_retry_attempts)
+            .set_tumbling_window_in_seconds($f.tumbling_window_in_seconds)
+            .set_source_access_configurations(
+                $f.source_access_configurations
+                    .as_deref()
+                    .map(source_access_configurations_to_sdk),
+            )
+            .set_function_response_types(
+                $f.function_response_types
+                    .as_deref()
+                    .map(function_response_types_to_sdk),
+            )
+            .set_amazon_managed_kafka_event_source_config(
+                $f.amazon_managed_kafka_event_source_config
+                    .as_ref()
+                    .map(|c| msk_config_to_sdk($operation, c))
+                    .transpose()?,
+            )
+            .set_self_managed_kafka_event_source_config(
+                $f.self_managed_kafka_event_source_config
+                    .as_ref()
+                    .map(smk_config_to_sdk),
+            )
+            .set_document_db_event_source_config(
+                $f.document_db_event_source_config
+                    .as_ref()
+                    .map(document_db_config_to_sdk),
+            )
+            .set_provisioned_poller_config(
+                $f.provisioned_poller_config
+                    .as_ref()
+                    .map(provisioned_poller_config_to_sdk),
+            )
+    };
+}
+
 fn create_request(
     client: &Client,
     f: &MappingFields,
@@ -354,69 +412,24 @@ fn create_request(
         .starting_position_timestamp
         .map(|secs| to_datetime(CREATE, "StartingPositionTimestamp", secs))
         .transpose()?;
-    Ok(client
+    let builder = client
         .create_event_source_mapping()
         .set_event_source_arn(f.event_source_arn.clone())
-        .set_function_name(f.function_name.clone())
-        .set_enabled(f.enabled)
-        .set_batch_size(f.batch_size)
-        .set_filter_criteria(f.filter_criteria.as_ref().map(filter_criteria_to_sdk))
-        .set_kms_key_arn(f.kms_key_arn.clone())
-        .set_metrics_config(f.metrics_config.as_ref().map(metrics_config_to_sdk))
-        .set_logging_config(f.logging_config.as_ref().map(logging_config_to_sdk))
-        .set_scaling_config(f.scaling_config.as_ref().map(scaling_config_to_sdk))
-        .set_maximum_batching_window_in_seconds(f.maximum_batching_window_in_seconds)
-        .set_parallelization_factor(f.parallelization_factor)
         .set_starting_position(
             f.starting_position
                 .as_deref()
                 .map(sdk::EventSourcePosition::from),
         )
         .set_starting_position_timestamp(timestamp)
-        .set_destination_config(f.destination_config.as_ref().map(destination_config_to_sdk))
-        .set_maximum_record_age_in_seconds(f.maximum_record_age_in_seconds)
-        .set_bisect_batch_on_function_error(f.bisect_batch_on_function_error)
-        .set_maximum_retry_attempts(f.maximum_retry_attempts)
         .set_tags(f.tags.as_ref().map(to_hash_map))
-        .set_tumbling_window_in_seconds(f.tumbling_window_in_seconds)
         .set_topics(f.topics.clone())
         .set_queues(f.queues.clone())
-        .set_source_access_configurations(
-            f.source_access_configurations
-                .as_deref()
-                .map(source_access_configurations_to_sdk),
-        )
         .set_self_managed_event_source(
             f.self_managed_event_source
                 .as_ref()
                 .map(self_managed_event_source_to_sdk),
-        )
-        .set_function_response_types(
-            f.function_response_types
-                .as_deref()
-                .map(function_response_types_to_sdk),
-        )
-        .set_amazon_managed_kafka_event_source_config(
-            f.amazon_managed_kafka_event_source_config
-                .as_ref()
-                .map(|c| msk_config_to_sdk(CREATE, c))
-                .transpose()?,
-        )
-        .set_self_managed_kafka_event_source_config(
-            f.self_managed_kafka_event_source_config
-                .as_ref()
-                .map(smk_config_to_sdk),
-        )
-        .set_document_db_event_source_config(
-            f.document_db_event_source_config
-                .as_ref()
-                .map(document_db_config_to_sdk),
-        )
-        .set_provisioned_poller_config(
-            f.provisioned_poller_config
-                .as_ref()
-                .map(provisioned_poller_config_to_sdk),
-        ))
+        );
+    Ok(set_updatable_fields!(builder, f, CREATE))
 }
 
 /// Fields that UpdateEventSourceMapping does not take. Finding one in a patch is a controller
@@ -458,55 +471,8 @@ fn update_request(
             ),
         ));
     }
-    Ok(client
-        .update_event_source_mapping()
-        .uuid(uuid)
-        .set_function_name(f.function_name.clone())
-        .set_enabled(f.enabled)
-        .set_batch_size(f.batch_size)
-        .set_filter_criteria(f.filter_criteria.as_ref().map(filter_criteria_to_sdk))
-        .set_kms_key_arn(f.kms_key_arn.clone())
-        .set_metrics_config(f.metrics_config.as_ref().map(metrics_config_to_sdk))
-        .set_logging_config(f.logging_config.as_ref().map(logging_config_to_sdk))
-        .set_scaling_config(f.scaling_config.as_ref().map(scaling_config_to_sdk))
-        .set_maximum_batching_window_in_seconds(f.maximum_batching_window_in_seconds)
-        .set_parallelization_factor(f.parallelization_factor)
-        .set_destination_config(f.destination_config.as_ref().map(destination_config_to_sdk))
-        .set_maximum_record_age_in_seconds(f.maximum_record_age_in_seconds)
-        .set_bisect_batch_on_function_error(f.bisect_batch_on_function_error)
-        .set_maximum_retry_attempts(f.maximum_retry_attempts)
-        .set_tumbling_window_in_seconds(f.tumbling_window_in_seconds)
-        .set_source_access_configurations(
-            f.source_access_configurations
-                .as_deref()
-                .map(source_access_configurations_to_sdk),
-        )
-        .set_function_response_types(
-            f.function_response_types
-                .as_deref()
-                .map(function_response_types_to_sdk),
-        )
-        .set_amazon_managed_kafka_event_source_config(
-            f.amazon_managed_kafka_event_source_config
-                .as_ref()
-                .map(|c| msk_config_to_sdk(UPDATE, c))
-                .transpose()?,
-        )
-        .set_self_managed_kafka_event_source_config(
-            f.self_managed_kafka_event_source_config
-                .as_ref()
-                .map(smk_config_to_sdk),
-        )
-        .set_document_db_event_source_config(
-            f.document_db_event_source_config
-                .as_ref()
-                .map(document_db_config_to_sdk),
-        )
-        .set_provisioned_poller_config(
-            f.provisioned_poller_config
-                .as_ref()
-                .map(provisioned_poller_config_to_sdk),
-        ))
+    let builder = client.update_event_source_mapping().uuid(uuid);
+    Ok(set_updatable_fields!(builder, f, UPDATE))
 }
 
 fn client_validation(operation: &'static str, message: String) -> LambdaError {

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{
-    ErrorKind, LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping,
-};
+use super::{LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping};
 
 /// How long reads stay behind a throttled write beyond its Retry-After: enough for the write's
 /// resource to come back from its (jittered, about one second) backoff.
@@ -174,12 +172,7 @@ impl<L> Budgeted<L> {
         budget.acquire(kind).await;
         let result = call.await;
         match &result {
-            Err(e)
-                if e.kind == ErrorKind::Retry
-                    && (e.code.contains("TooManyRequests") || e.code.contains("Throttl")) =>
-            {
-                budget.throttled(kind, e.retry_after)
-            }
+            Err(e) if e.is_throttled() => budget.throttled(kind, e.retry_after),
             _ => budget.succeeded(),
         }
         result

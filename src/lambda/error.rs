@@ -64,16 +64,27 @@ impl LambdaError {
     pub fn is(&self, kind: ErrorKind) -> bool {
         self.kind == kind
     }
+
+    /// Lambda (or another AWS service) refused the call for its rate: retryable, and a signal
+    /// to the shared budget to slow down.
+    pub fn is_throttled(&self) -> bool {
+        is_throttle_code(&self.code)
+    }
+}
+
+/// The error codes that mean "too many requests".
+fn is_throttle_code(code: &str) -> bool {
+    matches!(
+        code,
+        "TooManyRequestsException" | "ThrottlingException" | "Throttling" | "RequestLimitExceeded"
+    )
 }
 
 /// Classifies an AWS error code for an operation. `status` (HTTP) is a fallback for codes we do
 /// not know.
 pub fn classify(operation: &str, code: &str, status: Option<u16>) -> ErrorKind {
     match code {
-        "TooManyRequestsException"
-        | "ThrottlingException"
-        | "Throttling"
-        | "RequestLimitExceeded" => ErrorKind::Retry,
+        code if is_throttle_code(code) => ErrorKind::Retry,
         "ServiceException" | "InternalFailure" | "ServiceUnavailable" => ErrorKind::Retry,
         "ResourceInUseException" => ErrorKind::Busy,
         // On Create a 409 means "a mapping for this source and function exists"; on Update and

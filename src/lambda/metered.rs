@@ -24,11 +24,7 @@ fn outcome<T>(result: &Result<T, LambdaError>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(e) => match e.kind {
-            ErrorKind::Retry
-                if e.code.contains("TooManyRequests") || e.code.contains("Throttl") =>
-            {
-                "throttled"
-            }
+            ErrorKind::Retry if e.is_throttled() => "throttled",
             ErrorKind::Retry => "error",
             ErrorKind::Busy => "busy",
             ErrorKind::Conflict => "conflict",
