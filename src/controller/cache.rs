@@ -11,12 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::api::EventSourceMapping;
-use crate::lambda::ObservedMapping;
+use crate::lambda::{MappingState, ObservedMapping};
 
 /// What the cache knows about one mapping.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,18 +32,82 @@ pub enum Lookup {
     Unknown,
 }
 
+/// The resource a trigger names. Name and namespace are all it needs; `ObjectRef::from_obj`
+/// would also copy UID and resourceVersion into each of 10,000 entries.
+pub fn owner_of(esm: &EventSourceMapping) -> ObjectRef<EventSourceMapping> {
+    let name = ObjectRef::new(&esm.name_any());
+    match &esm.metadata.namespace {
+        Some(ns) => name.within(ns),
+        None => name,
+    }
+}
+
+/// One listed mapping, kept as compact JSON. The typed form is about 2 KB with its strings; at
+/// 10,000 mappings that alone would be most of the controller's memory, while a lookup parses
+/// the JSON back in microseconds.
+struct Entry {
+    json: Box<str>,
+}
+
+impl Entry {
+    fn new(mapping: &ObservedMapping) -> Option<Self> {
+        Some(Self {
+            json: serde_json::to_string(mapping).ok()?.into_boxed_str(),
+        })
+    }
+
+    fn mapping(&self) -> Option<ObservedMapping> {
+        serde_json::from_str(&self.json).ok()
+    }
+}
+
+/// The resource that owns a mapping, and what its last reconcile saw of it.
+struct Owner {
+    object: ObjectRef<EventSourceMapping>,
+    seen_modified: Option<f64>,
+    seen_state: MappingState,
+}
+
+impl Owner {
+    fn busy(&self) -> bool {
+        self.seen_state.is_transitional()
+    }
+
+    /// Whether the listed mapping tells its resource something new. A mapping that is still
+    /// busy in the same state does not: re-reconciling it on every page would cost thousands
+    /// of idle reconciles per sweep while a wave of creates settles.
+    fn sees_change(&self, listed: &ObservedMapping) -> bool {
+        listed.last_modified != self.seen_modified || listed.state() != self.seen_state
+    }
+}
+
+/// The sweep under way: when it started and which mappings its pages have listed so far.
+struct Pass {
+    started: Instant,
+    seen: HashSet<String>,
+}
+
 #[derive(Default)]
 struct Region {
-    mappings: HashMap<String, ObservedMapping>,
+    mappings: HashMap<String, Entry>,
     /// When the last complete sweep started.
     swept: Option<Instant>,
-    /// Our own writes not yet covered by a complete sweep.
+    pass: Option<Pass>,
+    /// Our own writes not yet covered by a sweep.
     written: HashMap<String, Instant>,
     /// When we last wrote any mapping of this region.
     last_write: Option<Instant>,
-    /// Which resource owns each mapping, and what it last saw (LastModified, transitional).
-    owners: HashMap<String, (ObjectRef<EventSourceMapping>, Option<f64>, bool)>,
+    owners: HashMap<String, Owner>,
     sweeper: bool,
+}
+
+impl Region {
+    fn put(&mut self, mapping: &ObservedMapping) {
+        match Entry::new(mapping) {
+            Some(entry) => self.mappings.insert(mapping.uuid.clone(), entry),
+            None => self.mappings.remove(&mapping.uuid),
+        };
+    }
 }
 
 pub struct MappingCache {
@@ -101,14 +166,17 @@ impl MappingCache {
             return Lookup::Pending;
         }
         match (r.mappings.get(uuid), r.swept) {
-            (Some(m), _) => Lookup::Fresh(Box::new(m.clone())),
+            (Some(entry), _) => match entry.mapping() {
+                Some(m) => Lookup::Fresh(Box::new(m)),
+                None => Lookup::Unknown,
+            },
             (None, Some(_)) => Lookup::Absent,
             (None, None) => Lookup::Unknown,
         }
     }
 
     /// We just wrote this mapping (Create, Update, Delete); its next observation comes from a
-    /// sweep that starts after now.
+    /// sweep page fetched after now.
     pub fn wrote(&self, region: &str, uuid: &str) {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
@@ -124,7 +192,7 @@ impl MappingCache {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
         r.written.remove(&mapping.uuid);
-        r.mappings.insert(mapping.uuid.clone(), mapping.clone());
+        r.put(mapping);
     }
 
     /// The mapping is gone (confirmed by Get).
@@ -146,9 +214,12 @@ impl MappingCache {
     ) {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
-        let busy = mapping.state().is_transitional();
-        r.owners
-            .insert(mapping.uuid.clone(), (owner, mapping.last_modified, busy));
+        let owner = Owner {
+            object: owner,
+            seen_modified: mapping.last_modified,
+            seen_state: mapping.state(),
+        };
+        r.owners.insert(mapping.uuid.clone(), owner);
     }
 
     pub fn unwatch(&self, region: &str, uuid: &str) {
@@ -161,59 +232,116 @@ impl MappingCache {
     pub fn settling(&self, region: &str) -> bool {
         self.regions()
             .get(region)
-            .is_some_and(|r| !r.written.is_empty() || r.owners.values().any(|(_, _, busy)| *busy))
+            .is_some_and(|r| !r.written.is_empty() || r.owners.values().any(Owner::busy))
     }
 
-    /// Takes in a complete sweep that started at `started`; triggers the resources whose mapping
-    /// changed, vanished, settled, or was written by us before the sweep started.
+    /// Starts a sweep of the region; its pages follow through [`Self::apply_page`].
+    pub fn begin_sweep(&self, region: &str, started: Instant) {
+        let mut regions = self.regions();
+        let r = regions.entry(region.to_string()).or_default();
+        r.pass = Some(Pass {
+            started,
+            seen: HashSet::new(),
+        });
+    }
+
+    /// Takes in one page of the sweep under way, fetched at `fetched`. Resources whose mapping
+    /// changed (configuration or state) are triggered at once, so a drift is acted on as soon as its
+    /// page is read, not after the last page; so are our writes this page confirms.
+    pub fn apply_page(
+        &self,
+        region: &str,
+        fetched: Instant,
+        mappings: Vec<ObservedMapping>,
+    ) -> usize {
+        let mut triggered = Vec::new();
+        {
+            let mut regions = self.regions();
+            let r = regions.entry(region.to_string()).or_default();
+            for mapping in mappings {
+                if let Some(pass) = &mut r.pass {
+                    pass.seen.insert(mapping.uuid.clone());
+                }
+                let owner = r.owners.get(&mapping.uuid);
+                match r.written.get(&mapping.uuid) {
+                    // The page may predate our write: keep waiting.
+                    Some(at) if *at > fetched => continue,
+                    Some(_) => {
+                        r.written.remove(&mapping.uuid);
+                        triggered.extend(owner.map(|o| o.object.clone()));
+                    }
+                    None => {
+                        if let Some(o) = owner
+                            && o.sees_change(&mapping)
+                        {
+                            triggered.push(o.object.clone());
+                        }
+                    }
+                }
+                r.put(&mapping);
+            }
+        }
+        let n = triggered.len();
+        self.send(triggered);
+        n
+    }
+
+    /// Completes the sweep under way: mappings it never listed are gone (their resources are
+    /// triggered, and confirm with a Get), and our writes from before it started are settled.
+    /// Returns how many resources it triggered.
+    pub fn finish_sweep(&self, region: &str) -> usize {
+        let mut triggered = Vec::new();
+        {
+            let mut regions = self.regions();
+            let r = regions.entry(region.to_string()).or_default();
+            let Some(pass) = r.pass.take() else {
+                return 0;
+            };
+            // Writes the sweep could not have seen keep waiting (and keep their entry); the
+            // others were not listed by any page fetched after them: absent.
+            let covered: Vec<String> = r
+                .written
+                .iter()
+                .filter(|(_, at)| **at <= pass.started)
+                .map(|(uuid, _)| uuid.clone())
+                .collect();
+            for uuid in covered {
+                r.written.remove(&uuid);
+                triggered.extend(r.owners.get(&uuid).map(|o| o.object.clone()));
+            }
+            let written = &r.written;
+            r.mappings
+                .retain(|uuid, _| pass.seen.contains(uuid) || written.contains_key(uuid));
+            for (uuid, owner) in &r.owners {
+                if !pass.seen.contains(uuid) && !r.written.contains_key(uuid) {
+                    triggered.push(owner.object.clone());
+                }
+            }
+            r.swept = Some(pass.started);
+        }
+        triggered.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        triggered.dedup();
+        let n = triggered.len();
+        self.send(triggered);
+        self.swept.notify_waiters();
+        n
+    }
+
+    /// A complete sweep in one go (one page holding every mapping); for tests.
     pub fn apply_sweep(
         &self,
         region: &str,
         started: Instant,
         mappings: Vec<ObservedMapping>,
     ) -> usize {
-        let mut triggered: HashSet<ObjectRef<EventSourceMapping>> = HashSet::new();
-        {
-            let mut regions = self.regions();
-            let r = regions.entry(region.to_string()).or_default();
-            let listed: HashMap<String, ObservedMapping> =
-                mappings.into_iter().map(|m| (m.uuid.clone(), m)).collect();
-            // Writes the sweep could not have seen keep waiting; covered ones are released.
-            let covered: Vec<String> = r
-                .written
-                .iter()
-                .filter(|(_, at)| **at <= started)
-                .map(|(uuid, _)| uuid.clone())
-                .collect();
-            for uuid in &covered {
-                r.written.remove(uuid);
-                if let Some((owner, _, _)) = r.owners.get(uuid) {
-                    triggered.insert(owner.clone());
-                }
-            }
-            for (uuid, (owner, seen_modified, busy)) in &r.owners {
-                if r.written.contains_key(uuid) {
-                    continue;
-                }
-                let changed = match listed.get(uuid) {
-                    None => true,
-                    Some(m) => m.last_modified != *seen_modified || *busy,
-                };
-                if changed {
-                    triggered.insert(owner.clone());
-                }
-            }
-            // Keep entries that a sweep could not have seen yet (written after it started).
-            let mut next = listed;
-            for uuid in r.written.keys() {
-                if let Some(m) = r.mappings.get(uuid) {
-                    next.entry(uuid.clone()).or_insert_with(|| m.clone());
-                }
-            }
-            r.mappings = next;
-            r.swept = Some(started);
+        self.begin_sweep(region, started);
+        self.apply_page(region, started, mappings) + self.finish_sweep(region)
+    }
+
+    fn send(&self, triggered: Vec<ObjectRef<EventSourceMapping>>) {
+        if triggered.is_empty() {
+            return;
         }
-        let n = triggered.len();
         let mut senders = self.triggers.lock().unwrap_or_else(|e| e.into_inner());
         senders.retain(|tx| !tx.is_closed());
         for owner in triggered {
@@ -221,9 +349,6 @@ impl MappingCache {
                 let _ = tx.send(owner.clone());
             }
         }
-        drop(senders);
-        self.swept.notify_waiters();
-        n
     }
 
     /// How long ago we last wrote a mapping of this region (`None`: never).
@@ -292,11 +417,11 @@ mod tests {
             Lookup::Fresh(Box::new(mapping("a", "Updating", 2.0)))
         );
         assert_eq!(triggers.try_recv().unwrap(), owner("x"));
-        assert!(!cache.settling("r") || cache.regions().get("r").unwrap().owners["a"].2);
+        assert!(!cache.settling("r") || cache.regions().get("r").unwrap().owners["a"].busy());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn sweeps_trigger_only_changed_vanished_or_busy_mappings() {
+    async fn sweeps_trigger_only_changed_or_vanished_mappings() {
         let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
         let mut triggers = cache.subscribe();
         cache.apply_sweep(
@@ -313,6 +438,19 @@ mod tests {
         cache.watch("r", &mapping("c", "Creating", 1.0), owner("c"));
         assert!(cache.settling("r"), "a busy mapping keeps the fast sweep");
 
+        // Still creating, as its resource last saw it: nothing new to reconcile.
+        let n = cache.apply_sweep(
+            "r",
+            Instant::now(),
+            vec![
+                mapping("a", "Enabled", 1.0),
+                mapping("b", "Enabled", 1.0),
+                mapping("c", "Creating", 1.0),
+            ],
+        );
+        assert_eq!(n, 0);
+        assert!(cache.settling("r"));
+
         let n = cache.apply_sweep(
             "r",
             Instant::now(),
@@ -320,7 +458,7 @@ mod tests {
         );
         let mut got: Vec<String> = (0..n).map(|_| triggers.try_recv().unwrap().name).collect();
         got.sort();
-        assert_eq!(got, ["b", "c"], "b vanished, c was busy; a is unchanged");
+        assert_eq!(got, ["b", "c"], "b vanished, c settled; a is unchanged");
 
         // The triggered reconciles record what they saw; b is gone (its reconcile unwatches it).
         cache.watch("r", &mapping("a", "Enabled", 1.0), owner("a"));
@@ -338,5 +476,73 @@ mod tests {
             owner("a"),
             "drift bumps LastModified"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pages_act_before_the_sweep_completes() {
+        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
+        let mut triggers = cache.subscribe();
+        cache.apply_sweep(
+            "r",
+            Instant::now(),
+            vec![mapping("a", "Enabled", 1.0), mapping("b", "Enabled", 1.0)],
+        );
+        cache.watch("r", &mapping("a", "Enabled", 1.0), owner("a"));
+        cache.watch("r", &mapping("b", "Enabled", 1.0), owner("b"));
+
+        // b is written before the sweep starts, c (ours, new) during it, after its first page.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        cache.wrote("r", "b");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        cache.begin_sweep("r", Instant::now());
+        let first_page = Instant::now();
+        tokio::time::advance(Duration::from_millis(100)).await;
+        cache.watch("r", &mapping("c", "Creating", 2.0), owner("c"));
+        cache.wrote("r", "c");
+
+        // The first page (fetched before c's write) shows a's drift and b's settled write, and
+        // an old copy of c that must not count.
+        let n = cache.apply_page(
+            "r",
+            first_page,
+            vec![
+                mapping("a", "Enabled", 9.0),
+                mapping("b", "Updating", 2.0),
+                mapping("c", "Creating", 2.0),
+            ],
+        );
+        assert_eq!(n, 2);
+        let mut got = [
+            triggers.try_recv().unwrap().name,
+            triggers.try_recv().unwrap().name,
+        ];
+        got.sort();
+        assert_eq!(got, ["a", "b"], "acted on before the last page");
+        assert_eq!(
+            cache.lookup("r", "b"),
+            Lookup::Fresh(Box::new(mapping("b", "Updating", 2.0)))
+        );
+        assert_eq!(
+            cache.lookup("r", "c"),
+            Lookup::Pending,
+            "that page predates our write"
+        );
+
+        // A later page lists c again, fetched after the write: c is settled there and then.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        cache.apply_page("r", Instant::now(), vec![mapping("c", "Enabled", 3.0)]);
+        assert_eq!(triggers.try_recv().unwrap(), owner("c"));
+        assert_eq!(
+            cache.lookup("r", "c"),
+            Lookup::Fresh(Box::new(mapping("c", "Enabled", 3.0)))
+        );
+        assert!(
+            cache.regions()["r"].pass.is_some(),
+            "the sweep is still under way"
+        );
+
+        // Completing the sweep finds nothing else to do: every owner's mapping was listed.
+        assert_eq!(cache.finish_sweep("r"), 0);
+        assert!(triggers.try_recv().is_err());
     }
 }

@@ -9,10 +9,10 @@ use futures::Stream;
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
-use super::Context;
 use super::cache::MappingCache;
+use super::{Context, StoredMapping};
 use crate::api::EventSourceMapping;
-use crate::lambda::{LambdaPort, ListFilter, list_all};
+use crate::lambda::{LambdaPort, ListFilter};
 
 /// Starts the region's sweeper unless it runs already (list mode only).
 pub fn ensure_sweeper<L: LambdaPort>(ctx: &Arc<Context<L>>, region: &str) {
@@ -23,15 +23,31 @@ pub fn ensure_sweeper<L: LambdaPort>(ctx: &Arc<Context<L>>, region: &str) {
     }
 }
 
-/// One complete sweep of a region into the cache; returns how many resources it triggered.
+/// One complete sweep of a region into the cache, page by page; returns how many resources it
+/// triggered. Each page is taken in as it arrives: a drift is acted on as soon as its page is
+/// read, and only one page of typed mappings is held at a time.
 pub async fn sweep_once<L: LambdaPort>(
     lambda: &L,
     cache: &MappingCache,
     region: &str,
 ) -> Result<usize, crate::lambda::LambdaError> {
-    let started = Instant::now();
-    let mappings = list_all(lambda, region, &ListFilter::default()).await?;
-    Ok(cache.apply_sweep(region, started, mappings))
+    let filter = ListFilter::default();
+    cache.begin_sweep(region, Instant::now());
+    let mut triggered = 0;
+    let mut marker: Option<String> = None;
+    loop {
+        let fetched = Instant::now();
+        let page = lambda
+            .list_mappings(region, &filter, marker.as_deref())
+            .await?;
+        triggered += cache.apply_page(region, fetched, page.mappings);
+        match page.next_marker {
+            // A repeated marker would loop forever; Lambda never sends one, but be safe.
+            Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
+            _ => break,
+        }
+    }
+    Ok(triggered + cache.finish_sweep(region))
 }
 
 /// How long writes must have paused before a settling sweep runs: during a burst of creates
@@ -60,14 +76,14 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
             tokio::time::sleep(WRITE_QUIET / 4).await;
         }
         let started = Instant::now();
-        match list_all(&ctx.lambda, &region, &ListFilter::default()).await {
-            Ok(mappings) => {
-                let count = mappings.len();
-                let triggered = cache.apply_sweep(&region, started, mappings);
+        match sweep_once(&ctx.lambda, &cache, &region).await {
+            Ok(triggered) => {
                 last_complete = started;
+                // A sweep is a wave of allocation (every page's mappings, the reconciles it
+                // triggers); give the free pages back once it is over.
+                crate::telemetry::memory::release_free();
                 tracing::debug!(
                     region,
-                    mappings = count,
                     triggered,
                     took_ms = started.elapsed().as_millis() as u64,
                     "swept"
@@ -96,8 +112,16 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
 /// The resources to reconcile because a sweep saw their mapping change.
 pub fn triggers(
     cache: &MappingCache,
-) -> impl Stream<Item = ObjectRef<EventSourceMapping>> + Send + 'static {
+) -> impl Stream<Item = ObjectRef<StoredMapping>> + Send + 'static {
     futures::stream::unfold(cache.subscribe(), |mut rx| async move {
-        rx.recv().await.map(|object| (object, rx))
+        rx.recv().await.map(|object| (stored_ref(object), rx))
     })
+}
+
+fn stored_ref(object: ObjectRef<EventSourceMapping>) -> ObjectRef<StoredMapping> {
+    let stored = ObjectRef::new(&object.name);
+    match object.namespace {
+        Some(ns) => stored.within(&ns),
+        None => stored,
+    }
 }

@@ -208,21 +208,45 @@ pub struct ProvisionedPollerConfig {
 pub struct ObservedMapping {
     #[serde(rename = "UUID")]
     pub uuid: String,
-    #[serde(rename = "EventSourceMappingArn", default)]
+    #[serde(
+        rename = "EventSourceMappingArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub arn: Option<String>,
-    #[serde(rename = "FunctionArn", default)]
+    #[serde(
+        rename = "FunctionArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub function_arn: Option<String>,
     /// Free text in the API model; see [`MappingState`] for how we read it.
-    #[serde(rename = "State", default)]
+    #[serde(rename = "State", default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(rename = "StateTransitionReason", default)]
+    #[serde(
+        rename = "StateTransitionReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub state_transition_reason: Option<String>,
     /// Epoch seconds with a millisecond fraction.
-    #[serde(rename = "LastModified", default)]
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<f64>,
-    #[serde(rename = "LastProcessingResult", default)]
+    #[serde(
+        rename = "LastProcessingResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_processing_result: Option<String>,
-    #[serde(rename = "FilterCriteriaError", default)]
+    #[serde(
+        rename = "FilterCriteriaError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub filter_criteria_error: Option<FilterCriteriaError>,
     #[serde(flatten)]
     pub fields: MappingFields,
