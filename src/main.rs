@@ -141,6 +141,7 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => {
             telemetry::init(args.log_format, &args.log_level);
+            telemetry::memory::tune();
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

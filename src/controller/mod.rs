@@ -7,18 +7,19 @@ pub mod leader;
 mod observe;
 mod reconcile;
 mod report;
+pub mod stored;
 pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use kube::runtime::events::{Recorder, Reporter};
+use futures::{StreamExt, TryStreamExt};
 use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 
 pub use backoff::{Backoff, Track};
 pub use reconcile::reconcile;
+pub use stored::StoredMapping;
 
 use crate::api::EventSourceMapping;
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
@@ -98,8 +99,7 @@ impl Default for Settings {
 pub struct Context<L> {
     pub client: Client,
     pub lambda: L,
-    /// One recorder for all events, so that repeats aggregate into series.
-    pub recorder: Recorder,
+    pub events: report::Events,
     pub settings: Settings,
     pub backoff: Backoff,
     pub metrics: Arc<Metrics>,
@@ -117,17 +117,15 @@ pub struct Context<L> {
 
 impl<L: LambdaPort> Context<L> {
     pub fn new(client: Client, lambda: L, settings: Settings) -> Self {
-        let recorder = Recorder::new(
+        let events = report::Events::new(
             client.clone(),
-            Reporter {
-                controller: "esm-controller".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
+            "esm-controller",
+            std::env::var("POD_NAME").ok(),
         );
         Self {
             client,
             lambda,
-            recorder,
+            events,
             settings,
             backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(10)),
             metrics: Arc::default(),
@@ -212,11 +210,7 @@ impl<L: LambdaPort> Context<L> {
     ) {
         if let Some(cache) = &self.cache {
             cache.store(region, mapping);
-            cache.watch(
-                region,
-                mapping,
-                kube::runtime::reflector::ObjectRef::from_obj(owner),
-            );
+            cache.watch(region, mapping, cache::owner_of(owner));
             cache.wrote(region, &mapping.uuid);
         }
     }
@@ -242,17 +236,17 @@ impl<L: LambdaPort> Context<L> {
     }
 }
 
-fn object_key(esm: &EventSourceMapping) -> String {
+fn object_key(esm: &impl Resource) -> String {
     format!("{}/{}", esm.namespace().unwrap_or_default(), esm.name_any())
 }
 
 /// Requeue policy for errors that escaped the reconcile.
-pub fn error_policy<L: LambdaPort>(
-    esm: Arc<EventSourceMapping>,
+pub fn error_policy<K: Resource, L: LambdaPort>(
+    esm: Arc<K>,
     error: &Error,
     ctx: Arc<Context<L>>,
 ) -> Action {
-    let key = object_key(&esm);
+    let key = object_key(esm.as_ref());
     match error.root() {
         Error::DeletionInProgress { .. } => Action::requeue(ctx.backoff.next(&key, Track::Busy)),
         Error::Lambda(e) if e.kind == ErrorKind::Busy => {
@@ -321,19 +315,17 @@ pub async fn run<L: LambdaPort>(
         .into_iter()
         .map(|api| {
             // Keep only what reconciles read: managedFields and kubectl's last-applied copy of the
-            // spec are most of an object's size, and the watch cache holds every resource.
-            let (reader, writer) = kube::runtime::reflector::store();
-            let objects = kube::runtime::reflector(
-                writer,
-                watcher(api, config.clone()).default_backoff().modify(
-                    |esm: &mut EventSourceMapping| {
-                        esm.managed_fields_mut().clear();
-                        esm.annotations_mut()
-                            .remove("kubectl.kubernetes.io/last-applied-configuration");
-                    },
-                ),
-            )
-            .applied_objects();
+            // spec are most of an object's size; the rest is cached in compact form.
+            let (reader, writer) = kube::runtime::reflector::store::<StoredMapping>();
+            let events = watcher(api, config.clone())
+                .default_backoff()
+                .modify(|esm: &mut EventSourceMapping| {
+                    esm.managed_fields_mut().clear();
+                    esm.annotations_mut()
+                        .remove("kubectl.kubernetes.io/last-applied-configuration");
+                })
+                .map_ok(StoredMapping::from_event);
+            let objects = kube::runtime::reflector(writer, events).applied_objects();
             Controller::for_stream(objects, reader)
                 .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         })
@@ -353,6 +345,8 @@ pub async fn run<L: LambdaPort>(
             }
         }
         tracing::info!("watch caches synced");
+        // The initial list held every resource twice (pages and store) for a moment.
+        crate::telemetry::memory::release_free();
         readiness.set_ready();
     });
     let runs = controllers.into_iter().map(|controller| {
@@ -363,7 +357,7 @@ pub async fn run<L: LambdaPort>(
         };
         controller
             .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile, error_policy, ctx.clone())
+            .run(reconcile::reconcile_stored, error_policy, ctx.clone())
             .for_each(|result| async move {
                 match result {
                     Ok((obj, _)) => tracing::trace!(object = %obj, "reconciled"),

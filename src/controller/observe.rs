@@ -87,11 +87,7 @@ pub async fn observe<L: LambdaPort>(
             },
         };
         if let Some(cache) = cache {
-            cache.watch(
-                region,
-                &mapping,
-                kube::runtime::reflector::ObjectRef::from_obj(esm),
-            );
+            cache.watch(region, &mapping, super::cache::owner_of(esm));
         }
         return Ok(Some(Observation {
             observed: with_tags(lambda, region, mapping, read_tags).await?,

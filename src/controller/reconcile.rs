@@ -9,13 +9,24 @@ use kube::runtime::finalizer::{self, Event as Finalize};
 use kube::{Api, ResourceExt};
 
 use super::observe::{Discovery, Lookup, candidates, observe, observe_for_delete};
-use super::report::{Report, publish};
-use super::{Context, Error, Track, object_key};
+use super::report::Report;
+use super::{Context, Error, StoredMapping, Track, object_key};
 use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, FINALIZER};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid};
 use crate::plan::{self, Action, DeletePlan, Desired, Observed, Owner, Ownership, Verdict};
 
 /// Entry point for kube-runtime: finalizer bookkeeping around apply and cleanup.
+/// The controller's entry point: the watch cache's compact copy, typed again.
+pub async fn reconcile_stored<L: LambdaPort>(
+    stored: Arc<StoredMapping>,
+    ctx: Arc<Context<L>>,
+) -> Result<Requeue, Error> {
+    let esm = stored
+        .expand()
+        .map_err(|_| Error::InvalidObject("cached EventSourceMapping does not parse"))?;
+    reconcile(Arc::new(esm), ctx).await
+}
+
 pub async fn reconcile<L: LambdaPort>(
     esm: Arc<EventSourceMapping>,
     ctx: Arc<Context<L>>,
@@ -24,7 +35,7 @@ pub async fn reconcile<L: LambdaPort>(
         "EventSourceMapping without a namespace",
     ))?;
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
-    let key = object_key(&esm);
+    let key = object_key(esm.as_ref());
     let timer = ctx.metrics.reconcile_started(&key);
     if let Some(region) = esm
         .spec
@@ -166,18 +177,20 @@ async fn apply<L: LambdaPort>(
                 format!("adopted existing mapping {}", mapping.uuid),
             ),
         };
-        publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
+        ctx.events
+            .publish(esm, EventType::Normal, reason, "Adopt", note)
+            .await;
     }
     if let Observed::Gone { uuid } = &observation.observed {
-        publish(
-            &ctx.recorder,
-            esm,
-            EventType::Warning,
-            "DeletedOutOfBand",
-            "Recreate",
-            format!("mapping {uuid} was deleted outside the controller; creating it again"),
-        )
-        .await;
+        ctx.events
+            .publish(
+                esm,
+                EventType::Warning,
+                "DeletedOutOfBand",
+                "Recreate",
+                format!("mapping {uuid} was deleted outside the controller; creating it again"),
+            )
+            .await;
         report.clear_mapping();
     }
 
@@ -212,15 +225,9 @@ async fn apply<L: LambdaPort>(
                 }
                 Verdict::Stalled { reason, message } => {
                     if report.previous_reason() != Some(reason.as_str()) {
-                        publish(
-                            &ctx.recorder,
-                            esm,
-                            EventType::Warning,
-                            reason,
-                            "Observe",
-                            message.clone(),
-                        )
-                        .await;
+                        ctx.events
+                            .publish(esm, EventType::Warning, reason, "Observe", message.clone())
+                            .await;
                     }
                     ctx.requeue(&key, settings.stalled_recheck)
                 }
@@ -250,15 +257,15 @@ async fn apply<L: LambdaPort>(
                     } else {
                         "Created"
                     };
-                    publish(
-                        &ctx.recorder,
-                        esm,
-                        EventType::Normal,
-                        reason,
-                        "Create",
-                        format!("created mapping {} in {region}", mapping.uuid),
-                    )
-                    .await;
+                    ctx.events
+                        .publish(
+                            esm,
+                            EventType::Normal,
+                            reason,
+                            "Create",
+                            format!("created mapping {} in {region}", mapping.uuid),
+                        )
+                        .await;
                     ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
                 }
                 Err(e) if e.kind == ErrorKind::Conflict => {
@@ -289,25 +296,25 @@ async fn apply<L: LambdaPort>(
                 report.verdict(&plan.verdict);
                 let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
                 if reenable {
-                    publish(
-                        &ctx.recorder,
-                        esm,
-                        EventType::Normal,
-                        "ReEnabled",
-                        "Update",
-                        plan.verdict.message().to_string(),
-                    )
-                    .await;
+                    ctx.events
+                        .publish(
+                            esm,
+                            EventType::Normal,
+                            "ReEnabled",
+                            "Update",
+                            plan.verdict.message().to_string(),
+                        )
+                        .await;
                 } else {
-                    publish(
-                        &ctx.recorder,
-                        esm,
-                        EventType::Normal,
-                        "Updated",
-                        "Update",
-                        format!("updated {} of mapping {uuid}", names.join(", ")),
-                    )
-                    .await;
+                    ctx.events
+                        .publish(
+                            esm,
+                            EventType::Normal,
+                            "Updated",
+                            "Update",
+                            format!("updated {} of mapping {uuid}", names.join(", ")),
+                        )
+                        .await;
                 }
                 ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
             }
@@ -397,15 +404,15 @@ async fn stall<L: LambdaPort>(
     verdict: Verdict,
 ) -> Result<Requeue, Error> {
     if report.previous_reason() != Some(verdict.reason()) {
-        publish(
-            &ctx.recorder,
-            esm,
-            EventType::Warning,
-            verdict.reason(),
-            "Reconcile",
-            verdict.message().to_string(),
-        )
-        .await;
+        ctx.events
+            .publish(
+                esm,
+                EventType::Warning,
+                verdict.reason(),
+                "Reconcile",
+                verdict.message().to_string(),
+            )
+            .await;
     }
     report.verdict(&verdict);
     report.write(api).await?;
@@ -567,7 +574,9 @@ async fn resolve_conflict<L: LambdaPort>(
                     format!("adopted existing mapping {}", mapping.uuid),
                 )
             };
-            publish(&ctx.recorder, esm, EventType::Normal, reason, "Adopt", note).await;
+            ctx.events
+                .publish(esm, EventType::Normal, reason, "Adopt", note)
+                .await;
             return Ok(ctx.requeue(&object_key(esm), Duration::from_secs(1)));
         }
     }
@@ -638,15 +647,9 @@ async fn cleanup<L: LambdaPort>(
                 } else {
                     ("Deleted", reason)
                 };
-            publish(
-                &ctx.recorder,
-                esm,
-                EventType::Normal,
-                event_reason,
-                "Delete",
-                note,
-            )
-            .await;
+            ctx.events
+                .publish(esm, EventType::Normal, event_reason, "Delete", note)
+                .await;
             ctx.forget_object(
                 &object_key(esm),
                 esm.metadata.uid.as_deref().unwrap_or_default(),

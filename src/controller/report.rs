@@ -1,9 +1,9 @@
 //! Reporting: status (server-side apply on the status subresource, only when it changed) and
-//! Kubernetes Events (through the shared recorder).
+//! Kubernetes Events.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::api::{EventSourceMapping, EventSourceMappingStatus, FIELD_MANAGER};
@@ -98,24 +98,88 @@ impl<'a> Report<'a> {
     }
 }
 
-/// Publishes an event about the resource. Event failures are logged, never fatal: an event is
-/// a courtesy, the status is the record.
-pub async fn publish(
-    recorder: &kube::runtime::events::Recorder,
-    esm: &EventSourceMapping,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: String,
-) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: action.into(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&event, &esm.object_ref(&())).await {
-        tracing::warn!(name = esm.name_any(), reason, error = %e, "could not publish event");
+/// Kubernetes Events (events.k8s.io/v1) about resources.
+///
+/// kube's `Recorder` keeps a copy of every event it published for six minutes, to fold repeats
+/// into series. This controller publishes on transitions only, so there are no repeats to fold,
+/// and after a wave of 10,000 creates that copy would be tens of MiB (and a scan of all of it on
+/// every publish). So events are simply created.
+pub struct Events {
+    client: kube::Client,
+    controller: String,
+    instance: String,
+}
+
+/// Lambda's messages can be long; the API server refuses notes over 1 KiB.
+const NOTE_LIMIT: usize = 1024;
+
+impl Events {
+    pub fn new(client: kube::Client, controller: &str, instance: Option<String>) -> Self {
+        Self {
+            client,
+            controller: controller.into(),
+            instance: instance.unwrap_or_else(|| controller.into()),
+        }
+    }
+
+    /// Publishes an event about the resource. Failures are logged, never fatal: an event is a
+    /// courtesy, the status is the record.
+    pub async fn publish(
+        &self,
+        esm: &EventSourceMapping,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let namespace = esm.namespace().unwrap_or_else(|| "default".into());
+        let event = k8s_openapi::api::events::v1::Event {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}.", esm.name_any())),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            event_time: Some(MicroTime(jiff::Timestamp::now())),
+            type_: Some(match type_ {
+                EventType::Normal => "Normal".into(),
+                EventType::Warning => "Warning".into(),
+            }),
+            reason: Some(reason.into()),
+            action: Some(action.into()),
+            note: Some(truncate(note, NOTE_LIMIT)),
+            regarding: Some(esm.object_ref(&())),
+            reporting_controller: Some(self.controller.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Default::default()
+        };
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), &namespace);
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
+            tracing::warn!(name = esm.name_any(), reason, error = %e, "could not publish event");
+        }
+    }
+}
+
+fn truncate(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut end = limit - 3;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_notes_are_cut_at_a_character_boundary() {
+        assert_eq!(super::truncate("short".into(), 1024), "short");
+        let long = "é".repeat(600);
+        let cut = super::truncate(long, 1024);
+        assert!(cut.len() <= 1024 && cut.ends_with("..."));
+        assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
     }
 }

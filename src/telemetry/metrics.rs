@@ -28,16 +28,64 @@ struct StateLabels {
     state: String,
 }
 
+/// What the metrics follow per resource: one small entry, since there may be 10,000.
+#[derive(Default)]
+struct Tracked {
+    /// The mapping's Lambda state, for the mappings-by-state gauge.
+    state: Option<&'static str>,
+    /// When this process created the mapping, until the resource is first Ready.
+    created: Option<Instant>,
+    /// When the resource is next due for a reconcile.
+    due: Option<Instant>,
+    /// The outcome of the reconcile running now.
+    outcome: Option<&'static str>,
+}
+
+impl Tracked {
+    fn is_empty(&self) -> bool {
+        self.state.is_none()
+            && self.created.is_none()
+            && self.due.is_none()
+            && self.outcome.is_none()
+    }
+}
+
 #[derive(Default)]
 struct Tracking {
-    /// Lambda state per resource, for the mappings-by-state gauge.
-    states: HashMap<String, String>,
-    /// When each resource's mapping was created by this process, until it is first Ready.
-    created: HashMap<String, Instant>,
-    /// When each resource is next due for a reconcile.
-    due: HashMap<String, Instant>,
-    /// The outcome of the reconcile running for each resource.
-    outcome: HashMap<String, &'static str>,
+    by_key: HashMap<String, Tracked>,
+}
+
+impl Tracking {
+    fn entry(&mut self, key: &str) -> &mut Tracked {
+        if !self.by_key.contains_key(key) {
+            self.by_key.insert(key.to_string(), Tracked::default());
+        }
+        self.by_key.get_mut(key).expect("inserted above")
+    }
+
+    /// Changes the entry of `key` if there is one, dropping it once it holds nothing.
+    fn update<T>(&mut self, key: &str, change: impl FnOnce(&mut Tracked) -> T) -> Option<T> {
+        let tracked = self.by_key.get_mut(key)?;
+        let out = change(tracked);
+        if tracked.is_empty() {
+            self.by_key.remove(key);
+        }
+        Some(out)
+    }
+}
+
+/// Label values stay bounded: Lambda's state is free text, so unknown ones count as `Unknown`.
+fn state_label(state: &str) -> &'static str {
+    match state {
+        "Creating" => "Creating",
+        "Enabling" => "Enabling",
+        "Enabled" => "Enabled",
+        "Disabling" => "Disabling",
+        "Disabled" => "Disabled",
+        "Updating" => "Updating",
+        "Deleting" => "Deleting",
+        _ => "Unknown",
+    }
 }
 
 pub struct Metrics {
@@ -122,7 +170,7 @@ impl Metrics {
 
     /// A reconcile of `key` starts; returns a guard that records its duration and result.
     pub fn reconcile_started(&self, key: &str) -> ReconcileTimer<'_> {
-        self.tracking().due.remove(key);
+        self.tracking().update(key, |t| t.due = None);
         self.in_flight.inc();
         ReconcileTimer {
             metrics: self,
@@ -132,9 +180,7 @@ impl Metrics {
 
     /// Records when `key` is due next (its requeue).
     pub fn scheduled(&self, key: &str, after: Duration) {
-        self.tracking()
-            .due
-            .insert(key.to_string(), Instant::now() + after);
+        self.tracking().entry(key).due = Some(Instant::now() + after);
     }
 
     pub fn aws_request(&self, operation: &str, outcome: &str) {
@@ -148,47 +194,48 @@ impl Metrics {
 
     /// Records the Lambda state of a resource's mapping (`None`: no mapping).
     pub fn mapping_state(&self, key: &str, state: Option<&str>) {
+        let state = state.map(state_label);
         let mut tracking = self.tracking();
         let previous = match state {
-            Some(s) => tracking.states.insert(key.to_string(), s.to_string()),
-            None => tracking.states.remove(key),
+            Some(_) => std::mem::replace(&mut tracking.entry(key).state, state),
+            None => tracking.update(key, |t| t.state.take()).flatten(),
         };
-        if previous.as_deref() == state {
+        drop(tracking);
+        if previous == state {
             return;
         }
         if let Some(old) = previous {
             self.mappings
-                .get_or_create(&StateLabels { state: old })
+                .get_or_create(&StateLabels { state: old.into() })
                 .dec();
         }
         if let Some(new) = state {
             self.mappings
-                .get_or_create(&StateLabels {
-                    state: new.to_string(),
-                })
+                .get_or_create(&StateLabels { state: new.into() })
                 .inc();
         }
     }
 
     /// Notes how the running reconcile of `key` turned out (ready, progressing, stalled).
     pub fn set_outcome(&self, key: &str, outcome: &'static str) {
-        self.tracking().outcome.insert(key.to_string(), outcome);
+        self.tracking().entry(key).outcome = Some(outcome);
     }
 
     /// The outcome noted for `key`, or `ok` when the reconcile noted none (finalizer steps).
     pub fn take_outcome(&self, key: &str) -> &'static str {
-        self.tracking().outcome.remove(key).unwrap_or("ok")
+        self.tracking()
+            .update(key, |t| t.outcome.take())
+            .flatten()
+            .unwrap_or("ok")
     }
 
     pub fn mapping_created(&self, key: &str) {
-        self.tracking()
-            .created
-            .insert(key.to_string(), Instant::now());
+        self.tracking().entry(key).created = Some(Instant::now());
     }
 
     /// The resource is Ready: observe the time since its mapping was created, once.
     pub fn ready(&self, key: &str) {
-        if let Some(created) = self.tracking().created.remove(key) {
+        if let Some(created) = self.tracking().update(key, |t| t.created.take()).flatten() {
             self.time_to_ready.observe(created.elapsed().as_secs_f64());
         }
     }
@@ -196,9 +243,10 @@ impl Metrics {
     /// The resource is gone.
     pub fn forget(&self, key: &str) {
         self.mapping_state(key, None);
-        let mut tracking = self.tracking();
-        tracking.created.remove(key);
-        tracking.due.remove(key);
+        self.tracking().update(key, |t| {
+            t.created = None;
+            t.due = None;
+        });
     }
 
     /// The Prometheus text exposition of every metric.
@@ -206,9 +254,9 @@ impl Metrics {
         let now = Instant::now();
         let overdue = self
             .tracking()
-            .due
+            .by_key
             .values()
-            .filter(|due| **due <= now)
+            .filter(|t| t.due.is_some_and(|due| due <= now))
             .count();
         self.queue_depth.set(overdue as i64);
         let mut out = String::new();

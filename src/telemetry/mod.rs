@@ -31,5 +31,6 @@ pub fn init(format: LogFormat, level: &str) {
     }
 }
 
+pub mod memory;
 pub mod metrics;
 pub use metrics::Metrics;
