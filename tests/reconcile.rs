@@ -23,8 +23,8 @@ async fn create_records_uuid_and_becomes_ready() {
     assert_eq!(status["observedGeneration"], 1);
     assert_eq!(mappings[0]["BatchSize"], 5);
     assert_eq!(h.condition("Ready"), ("True".into(), "Enabled".into()));
-    assert_eq!(h.condition("Reconciling").0, "False");
-    assert_eq!(h.condition("Stalled").0, "False");
+    assert_eq!(h.condition("Reconciling").0, "Absent");
+    assert_eq!(h.condition("Stalled").0, "Absent");
     assert!(status.get("createRequestedAt").is_none());
     assert_eq!(h.calls("CreateEventSourceMapping"), 1);
     // Tags from the spec plus our ownership tags, set at create.
@@ -145,7 +145,7 @@ async fn busy_states_are_waited_out_without_error_or_update() {
         h.condition("Reconciling"),
         ("True".into(), "Waiting".into())
     );
-    assert_eq!(h.condition("Stalled").0, "False");
+    assert_eq!(h.condition("Stalled").0, "Absent");
     h.clock.advance(Duration::from_secs(30));
     h.model
         .set_transition_delays(Duration::from_secs(1), Duration::from_secs(1));
@@ -169,7 +169,7 @@ async fn resource_in_use_from_lambda_is_a_wait_not_a_failure() {
         h.condition("Reconciling"),
         ("True".into(), "Waiting".into())
     );
-    assert_eq!(h.condition("Stalled").0, "False");
+    assert_eq!(h.condition("Stalled").0, "Absent");
     h.settle().await;
     assert_eq!(h.mappings()[0]["BatchSize"], 6);
 }

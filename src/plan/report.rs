@@ -58,44 +58,38 @@ impl Verdict {
     }
 }
 
-/// The Ready / Reconciling / Stalled conditions for a verdict. A condition keeps its
-/// `lastTransitionTime` while its status does not change.
+/// The conditions for a verdict: `Ready` always (True or False), and `Reconciling` or
+/// `Stalled` only while True. Those two are "abnormal-true" conditions in kstatus terms, so
+/// absence means False; Flux's own controllers drop them the same way. Every resource's status
+/// is stored in etcd and in the controller's watch cache, and two False conditions per resource
+/// would be a third of it. A condition keeps its `lastTransitionTime` while its status does not
+/// change.
 pub fn conditions(
     verdict: &Verdict,
     generation: Option<i64>,
     previous: &[Condition],
     now: &Time,
 ) -> Vec<Condition> {
-    let (ready, reconciling, stalled) = match verdict {
-        Verdict::Ready { .. } => ("True", "False", "False"),
-        Verdict::Progressing { .. } => ("False", "True", "False"),
-        Verdict::Stalled { .. } => ("False", "False", "True"),
-    };
     let make = |type_: &str, status: &str| {
         let transition = previous
             .iter()
             .find(|c| c.type_ == type_ && c.status == status)
             .map(|c| c.last_transition_time.clone())
             .unwrap_or_else(|| now.clone());
-        let (reason, message) = if status == "True" || type_ == READY {
-            (verdict.reason().to_string(), verdict.message().to_string())
-        } else {
-            (format!("Not{type_}"), String::new())
-        };
         Condition {
             type_: type_.to_string(),
             status: status.to_string(),
-            reason,
-            message,
+            reason: verdict.reason().to_string(),
+            message: verdict.message().to_string(),
             observed_generation: generation,
             last_transition_time: transition,
         }
     };
-    vec![
-        make(READY, ready),
-        make(RECONCILING, reconciling),
-        make(STALLED, stalled),
-    ]
+    match verdict {
+        Verdict::Ready { .. } => vec![make(READY, "True")],
+        Verdict::Progressing { .. } => vec![make(READY, "False"), make(RECONCILING, "True")],
+        Verdict::Stalled { .. } => vec![make(READY, "False"), make(STALLED, "True")],
+    }
 }
 
 #[cfg(test)]
@@ -107,23 +101,27 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_condition_is_true_per_verdict() {
-        for (verdict, true_type) in [
-            (Verdict::ready("Enabled", "ok"), READY),
-            (Verdict::progressing("Creating", "…"), RECONCILING),
-            (Verdict::stalled("InvalidParameter", "bad"), STALLED),
+    fn ready_always_and_only_the_true_abnormal_condition() {
+        for (verdict, types) in [
+            (Verdict::ready("Enabled", "ok"), vec![(READY, "True")]),
+            (
+                Verdict::progressing("Creating", "…"),
+                vec![(READY, "False"), (RECONCILING, "True")],
+            ),
+            (
+                Verdict::stalled("InvalidParameter", "bad"),
+                vec![(READY, "False"), (STALLED, "True")],
+            ),
         ] {
             let conds = conditions(&verdict, Some(3), &[], &at(10));
-            let trues: Vec<_> = conds
+            let got: Vec<_> = conds
                 .iter()
-                .filter(|c| c.status == "True")
-                .map(|c| c.type_.as_str())
+                .map(|c| (c.type_.as_str(), c.status.as_str()))
                 .collect();
-            assert_eq!(trues, [true_type]);
+            assert_eq!(got, types);
             assert!(conds.iter().all(|c| c.observed_generation == Some(3)));
-            let ready = conds.iter().find(|c| c.type_ == READY).unwrap();
-            assert_eq!(ready.reason, verdict.reason());
-            assert_eq!(ready.message, verdict.message());
+            assert!(conds.iter().all(|c| c.reason == verdict.reason()));
+            assert!(conds.iter().all(|c| c.message == verdict.message()));
         }
     }
 
@@ -141,18 +139,20 @@ mod tests {
             &first,
             &at(20),
         );
-        let ready = |c: &[Condition], t: &str| {
+        let since = |c: &[Condition], t: &str| {
             c.iter()
                 .find(|x| x.type_ == t)
                 .unwrap()
                 .last_transition_time
                 .clone()
         };
-        assert_eq!(ready(&again, READY), at(10));
-        assert_eq!(ready(&again, RECONCILING), at(10));
+        assert_eq!(since(&again, READY), at(10));
+        assert_eq!(since(&again, RECONCILING), at(10));
         let done = conditions(&Verdict::ready("Enabled", "c"), Some(1), &again, &at(30));
-        assert_eq!(ready(&done, READY), at(30));
-        assert_eq!(ready(&done, RECONCILING), at(30));
-        assert_eq!(ready(&done, STALLED), at(10));
+        assert_eq!(since(&done, READY), at(30));
+        assert!(done.iter().all(|c| c.type_ != RECONCILING));
+        let stalled = conditions(&Verdict::stalled("Conflict", "d"), Some(1), &done, &at(40));
+        assert_eq!(since(&stalled, READY), at(40));
+        assert_eq!(since(&stalled, STALLED), at(40));
     }
 }

@@ -1,6 +1,6 @@
 -- Tests docs/gitops/argocd-health.lua (the file shipped to users, loaded as is) against
--- EventSourceMapping objects shaped like the ones esm-controller writes: three conditions
--- (Ready, Reconciling, Stalled), exactly one True, each with observedGeneration, plus
+-- EventSourceMapping objects shaped like the ones esm-controller writes: Ready, plus
+-- Reconciling or Stalled while True, each with observedGeneration, plus
 -- status.observedGeneration.
 --
 -- Usage: lua5.1 tests/packaging/test_argocd_health.lua docs/gitops/argocd-health.lua
@@ -14,31 +14,27 @@ if chunk == nil then
   os.exit(2)
 end
 
--- The three conditions the controller writes for a verdict ("ready", "progressing" or
--- "stalled"), like src/plan/report.rs: the True one and Ready carry the verdict's reason and
--- message; the others say NotReconciling / NotStalled with no message.
+-- The conditions the controller writes for a verdict ("ready", "progressing" or "stalled"),
+-- like src/plan/report.rs: Ready always, and Reconciling or Stalled only while True, all with
+-- the verdict's reason and message.
 local function conditions(verdict, reason, message, generation)
   local function cond(kind, is_true)
-    local c = {
+    return {
       type = kind,
       status = is_true and "True" or "False",
+      reason = reason,
+      message = message,
       observedGeneration = generation,
       lastTransitionTime = "2026-11-21T10:00:00Z",
     }
-    if is_true or kind == "Ready" then
-      c.reason = reason
-      c.message = message
-    else
-      c.reason = "Not" .. kind
-      c.message = ""
-    end
-    return c
   end
-  return {
-    cond("Ready", verdict == "ready"),
-    cond("Reconciling", verdict == "progressing"),
-    cond("Stalled", verdict == "stalled"),
-  }
+  local out = { cond("Ready", verdict == "ready") }
+  if verdict == "progressing" then
+    table.insert(out, cond("Reconciling", true))
+  elseif verdict == "stalled" then
+    table.insert(out, cond("Stalled", true))
+  end
+  return out
 end
 
 local function esm(generation, status, extra_metadata)
