@@ -133,13 +133,14 @@ impl Events {
         note: String,
     ) {
         let namespace = esm.namespace().unwrap_or_else(|| "default".into());
+        let now = jiff::Timestamp::now();
         let event = k8s_openapi::api::events::v1::Event {
             metadata: ObjectMeta {
-                generate_name: Some(format!("{}.", esm.name_any())),
+                name: Some(event_name(&esm.name_any(), now)),
                 namespace: Some(namespace.clone()),
                 ..ObjectMeta::default()
             },
-            event_time: Some(MicroTime(jiff::Timestamp::now())),
+            event_time: Some(MicroTime(now)),
             type_: Some(match type_ {
                 EventType::Normal => "Normal".into(),
                 EventType::Warning => "Warning".into(),
@@ -160,6 +161,16 @@ impl Events {
     }
 }
 
+/// `<object>.<nanoseconds in hex>`, as kubectl and client-go name events. (A generateName
+/// ending in "." is refused: the API server validates the prefix as a DNS subdomain.) Object
+/// names are DNS subdomains of at most 253 characters, so the prefix is cut to leave room.
+fn event_name(object: &str, at: jiff::Timestamp) -> String {
+    let suffix = format!(".{:x}", at.as_nanosecond());
+    let mut prefix = &object[..object.len().min(253 - suffix.len())];
+    prefix = prefix.trim_end_matches(['.', '-']);
+    format!("{prefix}{suffix}")
+}
+
 fn truncate(mut text: String, limit: usize) -> String {
     if text.len() > limit {
         let mut end = limit - 3;
@@ -174,6 +185,21 @@ fn truncate(mut text: String, limit: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn event_names_are_valid_and_distinct() {
+        let t = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let name = super::event_name("orders", t);
+        assert!(name.starts_with("orders.") && name.len() > "orders.".len());
+        let later = t + jiff::SignedDuration::from_nanos(1);
+        assert_ne!(super::event_name("orders", later), name);
+        let long = format!("{}-x", "a".repeat(251));
+        let name = super::event_name(&long, t);
+        assert!(name.len() <= 253, "{}", name.len());
+        let edge = format!("{}.b", "a".repeat(236));
+        let name = super::event_name(&edge, t);
+        assert!(name.len() <= 253 && !name.contains(".."), "{name}");
+    }
+
     #[test]
     fn long_notes_are_cut_at_a_character_boundary() {
         assert_eq!(super::truncate("short".into(), 1024), "short");
