@@ -31,7 +31,7 @@ ESM_RULES = [
     {"apiGroups": [GROUP], "resources": ["eventsourcemappings"], "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": [GROUP], "resources": ["eventsourcemappings/status"], "verbs": ["patch"]},
     {"apiGroups": [GROUP], "resources": ["eventsourcemappings/finalizers"], "verbs": ["update"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
 ]
 LEASE_VERBS = {"get", "create", "update"}
 
