@@ -8,8 +8,8 @@
 # with fat LTO and opt-level "s", measured with the build command below; rustls + aws-lc, so
 # no OpenSSL) + the base image (~24 MiB: the Installed-Size of its Debian 12 packages libc6,
 # libssl3, libgcc-s1, libgomp1, libstdc++6, tzdata, ca-certificates, base-files, netbase,
-# media-types adds up to 25.0 MiB, and distroless leaves out their docs). tests/packaging/check-dockerfile.sh checks
-# the binary part against a real build.
+# media-types adds up to 25.0 MiB, and distroless leaves out their docs).
+# tests/packaging/check-dockerfile.sh checks the binary part against a real build.
 #
 # Runtime contract: runs as UID/GID 65532, needs no writable filesystem (the chart sets
 # readOnlyRootFilesystem), listens on 8080 (--http-addr) for /healthz, /readyz, /metrics.
