@@ -596,6 +596,17 @@ async fn a_stale_copy_from_before_the_uuid_was_recorded_costs_no_lookup() {
         h.status().get("createRequestedAt").is_none(),
         "the marker is not written back"
     );
+    assert!(
+        h.status()["tagsDigest"].is_string(),
+        "the status written from the stale copy keeps the tags digest: {}",
+        h.status()
+    );
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.calls("ListTags"),
+        0,
+        "so the next reconcile reads no tags"
+    );
 }
 
 #[tokio::test]

@@ -114,18 +114,21 @@ async fn apply<L: LambdaPort>(
     // Observe.
     let lookup = Lookup::new(esm, &desired.region, &owner);
     let digest = desired.tags_digest();
-    let mut status = report.status.clone();
     let uid = esm.metadata.uid.clone().unwrap_or_default();
-    match &status.uuid {
-        // A stale copy of the object from before our last status write.
+    match &report.status.uuid {
+        // A stale copy of the object from before our last status write. Carry on from what
+        // that write recorded, in the status this reconcile writes too: writing the stale
+        // copy's status back would drop the tags digest, and the next reconcile would read
+        // the tags again.
         None => {
             if let Some((uuid, digest)) = ctx.created(&uid) {
-                status.uuid = Some(uuid);
-                status.tags_digest = Some(digest);
+                report.status.uuid = Some(uuid);
+                report.status.tags_digest = Some(digest);
             }
         }
         Some(_) => ctx.remember_created(&uid, None),
     }
+    let status = report.status.clone();
     let observed = observe(
         &ctx.lambda,
         ctx.cache.as_deref(),
