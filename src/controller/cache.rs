@@ -382,6 +382,22 @@ mod tests {
         ObjectRef::new(name).within("ns")
     }
 
+    /// A cache that has swept these mappings, each watched by a resource named like its UUID.
+    fn swept_and_watched(
+        mappings: Vec<ObservedMapping>,
+    ) -> (
+        MappingCache,
+        mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>>,
+    ) {
+        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
+        let triggers = cache.subscribe();
+        cache.apply_sweep("r", Instant::now(), mappings.clone());
+        for m in &mappings {
+            cache.watch("r", m, owner(&m.uuid));
+        }
+        (cache, triggers)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn answers_follow_sweeps_and_our_writes() {
         let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
@@ -422,20 +438,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn sweeps_trigger_only_changed_or_vanished_mappings() {
-        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
-        let mut triggers = cache.subscribe();
-        cache.apply_sweep(
-            "r",
-            Instant::now(),
-            vec![
-                mapping("a", "Enabled", 1.0),
-                mapping("b", "Enabled", 1.0),
-                mapping("c", "Creating", 1.0),
-            ],
-        );
-        cache.watch("r", &mapping("a", "Enabled", 1.0), owner("a"));
-        cache.watch("r", &mapping("b", "Enabled", 1.0), owner("b"));
-        cache.watch("r", &mapping("c", "Creating", 1.0), owner("c"));
+        let (cache, mut triggers) = swept_and_watched(vec![
+            mapping("a", "Enabled", 1.0),
+            mapping("b", "Enabled", 1.0),
+            mapping("c", "Creating", 1.0),
+        ]);
         assert!(cache.settling("r"), "a busy mapping keeps the fast sweep");
 
         // Still creating, as its resource last saw it: nothing new to reconcile.
@@ -480,15 +487,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pages_act_before_the_sweep_completes() {
-        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
-        let mut triggers = cache.subscribe();
-        cache.apply_sweep(
-            "r",
-            Instant::now(),
-            vec![mapping("a", "Enabled", 1.0), mapping("b", "Enabled", 1.0)],
-        );
-        cache.watch("r", &mapping("a", "Enabled", 1.0), owner("a"));
-        cache.watch("r", &mapping("b", "Enabled", 1.0), owner("b"));
+        let (cache, mut triggers) = swept_and_watched(vec![
+            mapping("a", "Enabled", 1.0),
+            mapping("b", "Enabled", 1.0),
+        ]);
 
         // b is written before the sweep starts, c (ours, new) during it, after its first page.
         tokio::time::advance(Duration::from_secs(1)).await;
