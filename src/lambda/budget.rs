@@ -6,14 +6,14 @@
 //! calls together (semantics §7.1), shared with every other tool in the account; the default
 //! budget stays well below that.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping};
+use super::{Call, LambdaError};
 
 /// How long reads stay behind a throttled write beyond its Retry-After: enough for the write's
 /// resource to come back from its (jittered, about one second) backoff.
@@ -162,113 +162,23 @@ impl<L> Budgeted<L> {
             .clone()
     }
 
-    async fn call<T>(
+    async fn around<T>(
         &self,
-        region: &str,
-        kind: CallKind,
-        call: impl std::future::Future<Output = Result<T, LambdaError>>,
+        call: Call<'_>,
+        inner: impl std::future::Future<Output = Result<T, LambdaError>>,
     ) -> Result<T, LambdaError> {
-        let budget = self.budget(region);
-        budget.acquire(kind).await;
-        let result = call.await;
+        let budget = self.budget(call.region);
+        budget.acquire(call.kind).await;
+        let result = inner.await;
         match &result {
-            Err(e) if e.is_throttled() => budget.throttled(kind, e.retry_after),
+            Err(e) if e.is_throttled() => budget.throttled(call.kind, e.retry_after),
             _ => budget.succeeded(),
         }
         result
     }
 }
 
-impl<L: LambdaPort> LambdaPort for Budgeted<L> {
-    async fn create_mapping(
-        &self,
-        region: &str,
-        request: &MappingFields,
-    ) -> Result<ObservedMapping, LambdaError> {
-        self.call(
-            region,
-            CallKind::Write,
-            self.inner.create_mapping(region, request),
-        )
-        .await
-    }
-    async fn get_mapping(&self, region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
-        self.call(region, CallKind::Read, self.inner.get_mapping(region, uuid))
-            .await
-    }
-    async fn update_mapping(
-        &self,
-        region: &str,
-        uuid: &str,
-        patch: &MappingFields,
-    ) -> Result<ObservedMapping, LambdaError> {
-        self.call(
-            region,
-            CallKind::Write,
-            self.inner.update_mapping(region, uuid, patch),
-        )
-        .await
-    }
-    async fn delete_mapping(
-        &self,
-        region: &str,
-        uuid: &str,
-    ) -> Result<ObservedMapping, LambdaError> {
-        self.call(
-            region,
-            CallKind::Write,
-            self.inner.delete_mapping(region, uuid),
-        )
-        .await
-    }
-    async fn list_mappings(
-        &self,
-        region: &str,
-        filter: &ListFilter,
-        marker: Option<&str>,
-    ) -> Result<MappingPage, LambdaError> {
-        self.call(
-            region,
-            CallKind::Read,
-            self.inner.list_mappings(region, filter, marker),
-        )
-        .await
-    }
-    async fn tag_resource(
-        &self,
-        region: &str,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), LambdaError> {
-        self.call(
-            region,
-            CallKind::Write,
-            self.inner.tag_resource(region, arn, tags),
-        )
-        .await
-    }
-    async fn untag_resource(
-        &self,
-        region: &str,
-        arn: &str,
-        keys: &[String],
-    ) -> Result<(), LambdaError> {
-        self.call(
-            region,
-            CallKind::Write,
-            self.inner.untag_resource(region, arn, keys),
-        )
-        .await
-    }
-    async fn list_tags(
-        &self,
-        region: &str,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, LambdaError> {
-        self.call(region, CallKind::Read, self.inner.list_tags(region, arn))
-            .await
-    }
-}
+decorate_lambda_port!(Budgeted);
 
 #[cfg(test)]
 mod tests {

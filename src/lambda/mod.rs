@@ -4,6 +4,93 @@
 //! with one lazily built client per region); tests plug in the in-memory model. Errors are
 //! classified once, here, into [`ErrorKind`] so that no caller ever matches on AWS error codes.
 
+/// Implements [`LambdaPort`] for a decorator `$ty<L>` that has a field `inner: L` and a method
+/// `async fn around<T>(&self, call: Call<'_>, inner: impl Future<Output = Result<T, LambdaError>>)
+/// -> Result<T, LambdaError>`. Every port method passes through `around`; the operation's name
+/// and whether it writes are stated here, once, for every decorator.
+macro_rules! decorate_lambda_port {
+    ($ty:ident) => {
+        impl<L: $crate::lambda::LambdaPort> $crate::lambda::LambdaPort for $ty<L> {
+            async fn create_mapping(
+                &self,
+                region: &str,
+                request: &$crate::lambda::MappingFields,
+            ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::write(region, "CreateEventSourceMapping");
+                self.around(call, self.inner.create_mapping(region, request))
+                    .await
+            }
+            async fn get_mapping(
+                &self,
+                region: &str,
+                uuid: &str,
+            ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::read(region, "GetEventSourceMapping");
+                self.around(call, self.inner.get_mapping(region, uuid))
+                    .await
+            }
+            async fn update_mapping(
+                &self,
+                region: &str,
+                uuid: &str,
+                patch: &$crate::lambda::MappingFields,
+            ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::write(region, "UpdateEventSourceMapping");
+                self.around(call, self.inner.update_mapping(region, uuid, patch))
+                    .await
+            }
+            async fn delete_mapping(
+                &self,
+                region: &str,
+                uuid: &str,
+            ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::write(region, "DeleteEventSourceMapping");
+                self.around(call, self.inner.delete_mapping(region, uuid))
+                    .await
+            }
+            async fn list_mappings(
+                &self,
+                region: &str,
+                filter: &$crate::lambda::ListFilter,
+                marker: Option<&str>,
+            ) -> Result<$crate::lambda::MappingPage, $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::read(region, "ListEventSourceMappings");
+                self.around(call, self.inner.list_mappings(region, filter, marker))
+                    .await
+            }
+            async fn tag_resource(
+                &self,
+                region: &str,
+                arn: &str,
+                tags: &std::collections::BTreeMap<String, String>,
+            ) -> Result<(), $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::write(region, "TagResource");
+                self.around(call, self.inner.tag_resource(region, arn, tags))
+                    .await
+            }
+            async fn untag_resource(
+                &self,
+                region: &str,
+                arn: &str,
+                keys: &[String],
+            ) -> Result<(), $crate::lambda::LambdaError> {
+                let call = $crate::lambda::Call::write(region, "UntagResource");
+                self.around(call, self.inner.untag_resource(region, arn, keys))
+                    .await
+            }
+            async fn list_tags(
+                &self,
+                region: &str,
+                arn: &str,
+            ) -> Result<std::collections::BTreeMap<String, String>, $crate::lambda::LambdaError>
+            {
+                let call = $crate::lambda::Call::read(region, "ListTags");
+                self.around(call, self.inner.list_tags(region, arn)).await
+            }
+        }
+    };
+}
+
 pub mod aws;
 mod budget;
 mod error;
@@ -74,6 +161,33 @@ pub trait LambdaPort: Send + Sync + 'static {
         region: &str,
         arn: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, LambdaError>> + Send;
+}
+
+/// One port call, as a decorator sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    pub region: &'a str,
+    /// Lambda's name for the operation (metrics label).
+    pub operation: &'static str,
+    pub kind: CallKind,
+}
+
+impl<'a> Call<'a> {
+    pub fn read(region: &'a str, operation: &'static str) -> Self {
+        Self {
+            region,
+            operation,
+            kind: CallKind::Read,
+        }
+    }
+
+    pub fn write(region: &'a str, operation: &'static str) -> Self {
+        Self {
+            region,
+            operation,
+            kind: CallKind::Write,
+        }
+    }
 }
 
 /// Every mapping a filter matches, following `NextMarker` to the last page.
