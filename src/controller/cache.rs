@@ -99,6 +99,9 @@ struct Region {
     last_write: Option<Instant>,
     owners: HashMap<String, Owner>,
     sweeper: bool,
+    /// The last sweep failed (e.g. no ListEventSourceMappings permission): reconciles must
+    /// not wait for a sweep that may never come.
+    failing: bool,
 }
 
 impl Region {
@@ -318,6 +321,7 @@ impl MappingCache {
                 }
             }
             r.swept = Some(pass.started);
+            r.failing = false;
         }
         triggered.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         triggered.dedup();
@@ -359,11 +363,20 @@ impl MappingCache {
             .map(|at| at.elapsed())
     }
 
-    /// Whether a complete sweep of the region has happened.
-    pub fn has_swept(&self, region: &str) -> bool {
+    /// A sweep of the region failed; wakes reconciles waiting for the first one.
+    pub fn sweep_failed(&self, region: &str) {
+        if let Some(r) = self.regions().get_mut(region) {
+            r.failing = true;
+        }
+        self.swept.notify_waiters();
+    }
+
+    /// Whether a reconcile should wait for the region's first sweep: none has completed yet,
+    /// and none has failed.
+    pub fn awaiting_first_sweep(&self, region: &str) -> bool {
         self.regions()
             .get(region)
-            .is_some_and(|r| r.swept.is_some())
+            .is_none_or(|r| r.swept.is_none() && !r.failing)
     }
 }
 
@@ -546,5 +559,25 @@ mod tests {
         // Completing the sweep finds nothing else to do: every owner's mapping was listed.
         assert_eq!(cache.finish_sweep("r"), 0);
         assert!(triggers.try_recv().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_sweep_stops_the_wait_for_the_first_one() {
+        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
+        assert!(cache.claim_sweeper("r"));
+        assert!(cache.awaiting_first_sweep("r"));
+        let waiter = cache.swept.notified();
+        cache.sweep_failed("r");
+        tokio::time::timeout(Duration::from_millis(1), waiter)
+            .await
+            .expect("waiters are woken");
+        assert!(!cache.awaiting_first_sweep("r"));
+        assert_eq!(
+            cache.lookup("r", "a"),
+            Lookup::Unknown,
+            "so the reconcile asks Lambda"
+        );
+        cache.apply_sweep("r", Instant::now(), vec![]);
+        assert_eq!(cache.lookup("r", "a"), Lookup::Absent);
     }
 }

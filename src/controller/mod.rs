@@ -36,7 +36,7 @@ pub enum Error {
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     /// Not a failure: the mapping is being deleted (or is busy) and the finalizer must wait.
-    #[error("waiting for mapping {uuid} to be deleted (state {state})")]
+    #[error("waiting for mapping {uuid} to be deleted: {state}")]
     DeletionInProgress { uuid: String, state: String },
     #[error("invalid object: {0}")]
     InvalidObject(&'static str),
@@ -248,9 +248,9 @@ pub fn error_policy<K: Resource, L: LambdaPort>(
 ) -> Action {
     let key = object_key(esm.as_ref());
     match error.root() {
-        Error::DeletionInProgress { .. } => Action::requeue(ctx.backoff.next(&key, Track::Busy)),
+        Error::DeletionInProgress { .. } => ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy)),
         Error::Lambda(e) if e.kind == ErrorKind::Busy => {
-            Action::requeue(ctx.backoff.next(&key, Track::Busy))
+            ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
         }
         root => {
             let throttled = matches!(root, Error::Lambda(e) if e.is_throttled());

@@ -188,7 +188,7 @@ async fn cached_lookup(cache: &MappingCache, region: &str, uuid: &str) -> CacheL
         // The region's first sweep is under way: wait for it rather than stampede Lambda
         // with one Get per resource at start-up.
         let swept = cache.swept.notified();
-        if !cache.has_swept(region) {
+        if cache.awaiting_first_sweep(region) {
             let _ = tokio::time::timeout(cache.interval * 2, swept).await;
         }
         answer = cache.lookup(region, uuid);

@@ -23,7 +23,15 @@ pub async fn reconcile_stored<L: LambdaPort>(
 ) -> Result<Requeue, Error> {
     let esm = stored
         .expand()
-        .map_err(|_| Error::InvalidObject("cached EventSourceMapping does not parse"))?;
+        .map_err(|e| {
+            tracing::error!(
+                namespace = stored.metadata.namespace.as_deref().unwrap_or(""),
+                name = stored.metadata.name.as_deref().unwrap_or(""),
+                error = %e,
+                "the cached copy of this resource does not parse; this is a controller bug (a restart re-reads it)"
+            );
+            Error::InvalidObject("the cached copy of this resource does not parse")
+        })?;
     reconcile(Arc::new(esm), ctx).await
 }
 
@@ -226,13 +234,8 @@ async fn apply<L: LambdaPort>(
                 Verdict::Progressing { .. } => {
                     ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
                 }
-                Verdict::Stalled { reason, message } => {
-                    if report.previous_reason() != Some(reason.as_str()) {
-                        ctx.events
-                            .publish(esm, EventType::Warning, reason, "Observe", message.clone())
-                            .await;
-                    }
-                    ctx.requeue(&key, settings.stalled_recheck)
+                Verdict::Stalled { .. } => {
+                    return stall(esm, api, ctx, &mut report, plan.verdict.clone()).await;
                 }
             }
         }
@@ -388,14 +391,27 @@ fn log_outcome<L: LambdaPort>(
     if !matches!(verdict, Verdict::Stalled { .. }) {
         ctx.release_stalled(&key);
     }
-    tracing::info!(
-        namespace = esm.namespace().unwrap_or_default(),
-        name = esm.name_any(),
-        uuid = report.status.uuid.as_deref().unwrap_or(""),
-        state = report.status.state.as_deref().unwrap_or(""),
-        outcome = verdict.reason(),
-        "reconciled"
-    );
+    // One info line when the outcome changes; at 10,000 resources an unchanged one would be
+    // dozens of lines a second saying nothing new.
+    let changed = report.previous_reason() != Some(verdict.reason());
+    macro_rules! outcome_line {
+        ($level:ident) => {
+            tracing::$level!(
+                namespace = esm.namespace().unwrap_or_default(),
+                name = esm.name_any(),
+                uuid = report.status.uuid.as_deref().unwrap_or(""),
+                state = report.status.state.as_deref().unwrap_or(""),
+                outcome = verdict.reason(),
+                message = verdict.message(),
+                "reconciled"
+            )
+        };
+    }
+    if changed {
+        outcome_line!(info);
+    } else {
+        outcome_line!(debug);
+    }
 }
 
 /// Writes a Stalled status, publishes an event on the transition, re-checks slowly.
@@ -406,7 +422,11 @@ async fn stall<L: LambdaPort>(
     report: &mut Report<'_>,
     verdict: Verdict,
 ) -> Result<Requeue, Error> {
-    if report.previous_reason() != Some(verdict.reason()) {
+    let transition = report.previous_reason() != Some(verdict.reason());
+    report.verdict(&verdict);
+    // Status first: if the write fails, the retry must not publish the event a second time.
+    report.write(api).await?;
+    if transition {
         ctx.events
             .publish(
                 esm,
@@ -417,8 +437,6 @@ async fn stall<L: LambdaPort>(
             )
             .await;
     }
-    report.verdict(&verdict);
-    report.write(api).await?;
     log_outcome(ctx, esm, report, &verdict);
     let key = object_key(esm);
     ctx.hold_stalled(
@@ -626,8 +644,8 @@ async fn cleanup<L: LambdaPort>(
             Ok(o) => o,
             Err(e) if e.kind == ErrorKind::Busy => {
                 return Err(Error::DeletionInProgress {
-                    uuid: status.uuid.unwrap_or_default(),
-                    state: "busy".into(),
+                    uuid: status.uuid.unwrap_or_else(|| "(not recorded yet)".into()),
+                    state: "Lambda answered that it is busy; asking again shortly".into(),
                 });
             }
             Err(e) => return Err(deletion_blocked(api, &mut report, e).await),
@@ -668,7 +686,10 @@ async fn cleanup<L: LambdaPort>(
                 ));
                 report.write(api).await?;
             }
-            Err(Error::DeletionInProgress { uuid, state })
+            Err(Error::DeletionInProgress {
+                uuid,
+                state: format!("Lambda reports it {state}"),
+            })
         }
         DeletePlan::Delete { uuid } => match ctx.lambda.delete_mapping(&region, &uuid).await {
             Ok(mapping) => {
@@ -684,17 +705,17 @@ async fn cleanup<L: LambdaPort>(
                 report.write(api).await?;
                 Err(Error::DeletionInProgress {
                     uuid,
-                    state: "Deleting".into(),
+                    state: "Lambda is deleting it".into(),
                 })
             }
             // Already gone is success; the next pass sees Gone and releases.
             Err(e) if e.kind == ErrorKind::NotFound => Err(Error::DeletionInProgress {
                 uuid,
-                state: "gone".into(),
+                state: "it is already gone; the finalizer is released next".into(),
             }),
             Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress {
                 uuid,
-                state: "busy".into(),
+                state: "Lambda answered that it is busy; asking again shortly".into(),
             }),
             Err(e) => Err(deletion_blocked(api, &mut report, e).await),
         },

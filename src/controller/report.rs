@@ -13,7 +13,10 @@ use crate::plan::{Verdict, report};
 /// The status being built during one reconcile, compared with what was there before.
 pub struct Report<'a> {
     esm: &'a EventSourceMapping,
+    /// The status as last written (or as found); the baseline for "did it change".
     before: EventSourceMappingStatus,
+    /// The Ready reason when this reconcile started (writes during it do not move it).
+    reason_at_start: Option<String>,
     pub status: EventSourceMappingStatus,
 }
 
@@ -22,6 +25,7 @@ impl<'a> Report<'a> {
         let before = esm.status.clone().unwrap_or_default();
         Self {
             esm,
+            reason_at_start: before.condition(report::READY).map(|c| c.reason.clone()),
             status: before.clone(),
             before,
         }
@@ -70,11 +74,9 @@ impl<'a> Report<'a> {
         );
     }
 
-    /// The Ready/Stalled reason before this reconcile, to publish events on transitions only.
+    /// The Ready reason before this reconcile, to publish events and log on transitions only.
     pub fn previous_reason(&self) -> Option<&str> {
-        self.before
-            .condition(report::READY)
-            .map(|c| c.reason.as_str())
+        self.reason_at_start.as_deref()
     }
 
     /// Writes the status if it changed; afterwards the new status is the baseline.

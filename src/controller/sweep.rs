@@ -90,7 +90,13 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
                 );
             }
             Err(e) => {
-                tracing::warn!(region, error = %e, "mapping sweep failed; retrying at the next interval")
+                cache.sweep_failed(&region);
+                tracing::warn!(
+                    region,
+                    error = %e,
+                    retry_in_s = cache.interval.as_secs(),
+                    "the List sweep of this region failed: changes made in Lambda there go unseen until a sweep succeeds"
+                )
             }
         }
         let interval = if cache.settling(&region) {
