@@ -125,7 +125,7 @@ pub struct EventSourceMappingSpec {
     /// ARN of a customer managed KMS key that encrypts the filter criteria. The controller's role
     /// needs kms:Decrypt on it to check the filters for drift. Can be changed.
     #[serde(rename = "kmsKeyARN", default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()$"))]
+    #[schemars(regex(pattern = r"^(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)?$"))]
     pub kms_key_arn: Option<String>,
 
     /// Where Lambda sends records that failed all retries (Kinesis, DynamoDB Streams, Kafka).
@@ -181,7 +181,7 @@ pub struct EventSourceMappingSpec {
         length(min = 1, max = 1),
         inner(
             length(min = 1, max = 249),
-            regex(pattern = r"^[^.]([a-zA-Z0-9\-_.]+)")
+            regex(pattern = r"^[a-zA-Z0-9\-_][a-zA-Z0-9\-_.]*$")
         )
     )]
     pub topics: Option<Vec<String>>,
@@ -322,7 +322,7 @@ pub struct OnFailure {
     #[schemars(
         length(min = 1, max = 350),
         regex(
-            pattern = r"^(arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*))|(kafka://([^.]([a-zA-Z0-9\-_.]{0,248})))$"
+            pattern = r"^(arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)|kafka://[a-zA-Z0-9\-_][a-zA-Z0-9\-_.]{0,248})$"
         )
     )]
     pub destination: String,

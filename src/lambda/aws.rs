@@ -482,6 +482,7 @@ fn client_validation(operation: &'static str, message: String) -> LambdaError {
         code: CLIENT_VALIDATION.to_string(),
         message,
         retry_after: None,
+        throttled: false,
     }
 }
 
@@ -966,6 +967,7 @@ where
                 code: "construction failure".to_string(),
                 message: chain(&err),
                 retry_after: None,
+                throttled: false,
             };
         }
         SdkError::TimeoutError(_) => ("timeout".to_string(), chain(&err), None),
@@ -990,6 +992,8 @@ where
     let status_for_kind = status.filter(|s| *s >= 400 || matches!(err, SdkError::ServiceError(_)));
     LambdaError {
         kind: classify(operation, &code, status_for_kind),
+        // A 429 is a throttle whatever its body says, so that the budget slows down for it too.
+        throttled: super::is_throttle_code(&code) || status == Some(429),
         operation,
         code,
         message,
@@ -1484,6 +1488,13 @@ mod tests {
         );
         let err = sdk_error(GET, unhandled(403, None));
         assert_eq!(err.kind, ErrorKind::AccessDenied);
+        let err = sdk_error(GET, unhandled(429, None));
+        assert_eq!(
+            (err.kind, err.code.as_str()),
+            (ErrorKind::Retry, "HTTP 429")
+        );
+        assert!(err.is_throttled(), "a bare 429 still slows the budget down");
+        assert!(!sdk_error(GET, unhandled(502, None)).is_throttled());
     }
 
     #[test]

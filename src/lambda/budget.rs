@@ -72,9 +72,18 @@ impl Budget {
 
     /// Waits for a token. Reads wait while any write is waiting.
     pub async fn acquire(&self, kind: CallKind) {
-        if kind == CallKind::Write {
-            self.waiting_writes.fetch_add(1, Ordering::SeqCst);
+        // Counted while waiting, and uncounted however the wait ends: a write whose future is
+        // dropped (shutdown, a cancelled reconcile) must not hold reads back for ever.
+        struct WaitingWrite<'a>(&'a AtomicUsize);
+        impl Drop for WaitingWrite<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
         }
+        let _waiting = (kind == CallKind::Write).then(|| {
+            self.waiting_writes.fetch_add(1, Ordering::SeqCst);
+            WaitingWrite(&self.waiting_writes)
+        });
         loop {
             let wait = {
                 let mut b = self.lock();
@@ -90,9 +99,6 @@ impl Budget {
                     kind == CallKind::Read && self.waiting_writes.load(Ordering::SeqCst) > 0;
                 if paused.is_none() && !writes_first && b.tokens >= 1.0 {
                     b.tokens -= 1.0;
-                    if kind == CallKind::Write {
-                        self.waiting_writes.fetch_sub(1, Ordering::SeqCst);
-                    }
                     return;
                 }
                 match paused {
@@ -263,5 +269,18 @@ mod tests {
             budget.succeeded();
         }
         assert_eq!(budget.current_rate(), 10.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_write_does_not_hold_reads_back() {
+        let budget = Budget::new(1.0, 1.0);
+        budget.acquire(CallKind::Write).await; // the only token
+        // A write starts waiting, then is dropped (its reconcile was cancelled).
+        let waiting =
+            tokio::time::timeout(Duration::from_millis(10), budget.acquire(CallKind::Write));
+        assert!(waiting.await.is_err());
+        tokio::time::timeout(Duration::from_secs(2), budget.acquire(CallKind::Read))
+            .await
+            .expect("the read gets the next token");
     }
 }

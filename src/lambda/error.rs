@@ -47,6 +47,8 @@ pub struct LambdaError {
     pub message: String,
     /// From the `Retry-After` header on throttling.
     pub retry_after: Option<Duration>,
+    /// Refused for its rate: a throttling code, or HTTP 429 whatever the body says.
+    pub throttled: bool,
 }
 
 impl LambdaError {
@@ -54,6 +56,7 @@ impl LambdaError {
         let code = code.to_string();
         Self {
             kind: classify(operation, &code, None),
+            throttled: is_throttle_code(&code),
             operation,
             code,
             message: message.into(),
@@ -68,12 +71,12 @@ impl LambdaError {
     /// Lambda (or another AWS service) refused the call for its rate: retryable, and a signal
     /// to the shared budget to slow down.
     pub fn is_throttled(&self) -> bool {
-        is_throttle_code(&self.code)
+        self.throttled
     }
 }
 
 /// The error codes that mean "too many requests".
-fn is_throttle_code(code: &str) -> bool {
+pub fn is_throttle_code(code: &str) -> bool {
     matches!(
         code,
         "TooManyRequestsException" | "ThrottlingException" | "Throttling" | "RequestLimitExceeded"

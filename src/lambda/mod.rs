@@ -101,7 +101,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 pub use budget::{Budget, Budgeted, CallKind};
-pub use error::{ErrorKind, LambdaError, classify, conflicting_uuid};
+pub use error::{ErrorKind, LambdaError, classify, conflicting_uuid, is_throttle_code};
 pub use metered::Metered;
 pub use types::*;
 

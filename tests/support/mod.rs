@@ -12,6 +12,7 @@ use esm_controller::api::EventSourceMapping;
 use esm_controller::controller::{Context, Settings};
 use esm_controller::lambda::{
     LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping, classify,
+    is_throttle_code,
 };
 use esm_emulator::model::{ApiError, ManualClock, Model, ModelConfig};
 use http::{Request, Response, StatusCode};
@@ -29,6 +30,7 @@ pub struct ModelPort {
 fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
     LambdaError {
         kind: classify(operation, &e.code, Some(e.status)),
+        throttled: is_throttle_code(&e.code) || e.status == 429,
         operation,
         code: e.code,
         message: e.message,
