@@ -119,7 +119,7 @@ impl<L: LambdaPort> Context<L> {
     pub fn new(client: Client, lambda: L, settings: Settings) -> Self {
         let events = report::Events::new(
             client.clone(),
-            "esm-controller",
+            crate::api::FIELD_MANAGER,
             std::env::var("POD_NAME").ok(),
         );
         Self {

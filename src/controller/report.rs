@@ -85,8 +85,8 @@ impl<'a> Report<'a> {
             return Ok(());
         }
         let body = serde_json::json!({
-            "apiVersion": "lambda.esm-controller.dev/v1alpha1",
-            "kind": "EventSourceMapping",
+            "apiVersion": EventSourceMapping::api_version(&()),
+            "kind": EventSourceMapping::kind(&()),
             "status": self.status,
         });
         api.patch_status(

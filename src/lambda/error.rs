@@ -52,22 +52,6 @@ pub struct LambdaError {
 }
 
 impl LambdaError {
-    pub fn new(operation: &'static str, code: &str, message: impl Into<String>) -> Self {
-        let code = code.to_string();
-        Self {
-            kind: classify(operation, &code, None),
-            throttled: is_throttle_code(&code),
-            operation,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    pub fn is(&self, kind: ErrorKind) -> bool {
-        self.kind == kind
-    }
-
     /// Lambda (or another AWS service) refused the call for its rate: retryable, and a signal
     /// to the shared budget to slow down.
     pub fn is_throttled(&self) -> bool {

@@ -308,8 +308,9 @@ impl MappingState {
         !matches!(self, Self::Enabled | Self::Disabled)
     }
 
-    pub fn as_str(&self) -> &str {
-        match self {
+    /// The state's name if it is one this controller knows (a bounded metrics label).
+    pub fn known_name(&self) -> Option<&'static str> {
+        Some(match self {
             Self::Creating => "Creating",
             Self::Enabling => "Enabling",
             Self::Enabled => "Enabled",
@@ -317,7 +318,14 @@ impl MappingState {
             Self::Disabled => "Disabled",
             Self::Updating => "Updating",
             Self::Deleting => "Deleting",
+            Self::Other(_) => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
             Self::Other(s) => s,
+            known => known.known_name().unwrap_or_default(),
         }
     }
 }

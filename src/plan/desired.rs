@@ -41,10 +41,6 @@ impl SourceKind {
         matches!(self, Self::SqsStandard | Self::SqsFifo)
     }
 
-    pub fn is_kafka(self) -> bool {
-        matches!(self, Self::Msk | Self::SelfManagedKafka)
-    }
-
     /// Lambda's default batch size when none is given (semantics §2.3).
     pub fn default_batch_size(self) -> i32 {
         if self.is_sqs() { 10 } else { 100 }

@@ -76,16 +76,9 @@ impl Tracking {
 
 /// Label values stay bounded: Lambda's state is free text, so unknown ones count as `Unknown`.
 fn state_label(state: &str) -> &'static str {
-    match state {
-        "Creating" => "Creating",
-        "Enabling" => "Enabling",
-        "Enabled" => "Enabled",
-        "Disabling" => "Disabling",
-        "Disabled" => "Disabled",
-        "Updating" => "Updating",
-        "Deleting" => "Deleting",
-        _ => "Unknown",
-    }
+    crate::lambda::MappingState::parse(Some(state))
+        .known_name()
+        .unwrap_or("Unknown")
 }
 
 pub struct Metrics {
