@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
+use kube::core::PartialObjectMeta;
 use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
@@ -78,7 +79,7 @@ pub struct Settings {
     pub cluster_name: String,
     /// Region for resources without `spec.region`.
     pub default_region: Option<String>,
-    /// Periodic re-check of in-sync mappings (drift detection without Kubernetes events).
+    /// Periodic re-check of in-sync mappings in get mode (list mode's sweep re-checks them).
     pub resync: Duration,
     /// Re-check interval for stalled resources (function missing, invalid, foreign conflict).
     pub stalled_recheck: Duration,
@@ -229,6 +230,17 @@ impl<L: LambdaPort> Context<L> {
         self
     }
 
+    /// When a Ready resource is looked at next. In list mode, only on a change: the sweep reads
+    /// every mapping each interval and triggers the resource whose mapping changed, so a timer
+    /// per resource (10,000 of them in kube's scheduler) would only repeat it. In get mode, at
+    /// the resync period.
+    pub fn idle(&self, key: &str) -> Action {
+        match &self.cache {
+            Some(_) => Action::await_change(),
+            None => self.requeue(key, self.settings.resync),
+        }
+    }
+
     /// A requeue after `delay`, recorded for the queue-depth metric.
     pub fn requeue(&self, key: &str, delay: Duration) -> Action {
         self.metrics.scheduled(key, delay);
@@ -302,7 +314,7 @@ pub async fn run<L: LambdaPort>(
         config = config.labels(selector);
     }
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
-    let apis: Vec<Api<EventSourceMapping>> = if scope.namespaces.is_empty() {
+    let apis: Vec<Api<PartialObjectMeta<EventSourceMapping>>> = if scope.namespaces.is_empty() {
         vec![Api::all(ctx.client.clone())]
     } else {
         scope
@@ -314,18 +326,18 @@ pub async fn run<L: LambdaPort>(
     let controllers: Vec<_> = apis
         .into_iter()
         .map(|api| {
-            // Keep only what reconciles read: managedFields and kubectl's last-applied copy of the
-            // spec are most of an object's size; the rest is cached in compact form.
-            let (reader, writer) = kube::runtime::reflector::store::<StoredMapping>();
-            let events = watcher(api, config.clone())
+            // Metadata only: a reconcile reads the resource itself from the API server. Each
+            // event updates the store (names, for lookups and sweep triggers); only those that
+            // change what a reconcile acts on start one (not our own status writes).
+            let (reader, mut writer) = kube::runtime::reflector::store::<StoredMapping>();
+            let mut changes = stored::Changes::default();
+            let objects = watcher(api, config.clone())
                 .default_backoff()
-                .modify(|esm: &mut EventSourceMapping| {
-                    esm.managed_fields_mut().clear();
-                    esm.annotations_mut()
-                        .remove("kubectl.kubernetes.io/last-applied-configuration");
+                .map_ok(move |event| {
+                    writer.apply_watcher_event(&StoredMapping::event(&event));
+                    changes.admit(&event)
                 })
-                .map_ok(StoredMapping::from_event);
-            let objects = kube::runtime::reflector(writer, events).applied_objects();
+                .try_filter_map(|admitted| futures::future::ready(Ok(admitted)));
             Controller::for_stream(objects, reader)
                 .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         })

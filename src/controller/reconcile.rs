@@ -15,24 +15,27 @@ use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, FINALIZER};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid};
 use crate::plan::{self, Action, DeletePlan, Desired, Observed, Owner, Ownership, Verdict};
 
-/// Entry point for kube-runtime: finalizer bookkeeping around apply and cleanup.
-/// The controller's entry point: the watch cache's compact copy, typed again.
+/// The controller's entry point: reads the resource (the watch keeps only its name) and
+/// reconciles it. The read is a quorum read, so a reconcile never starts from a copy older than
+/// the status its previous run wrote.
 pub async fn reconcile_stored<L: LambdaPort>(
     stored: Arc<StoredMapping>,
     ctx: Arc<Context<L>>,
 ) -> Result<Requeue, Error> {
-    let esm = stored
-        .expand()
-        .map_err(|e| {
-            tracing::error!(
-                namespace = stored.metadata.namespace.as_deref().unwrap_or(""),
-                name = stored.metadata.name.as_deref().unwrap_or(""),
-                error = %e,
-                "the cached copy of this resource does not parse; this is a controller bug (a restart re-reads it)"
-            );
-            Error::InvalidObject("the cached copy of this resource does not parse")
-        })?;
-    reconcile(Arc::new(esm), ctx).await
+    let namespace = stored
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::InvalidObject(
+            "EventSourceMapping without a namespace",
+        ))?;
+    let name = stored.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.get_opt(name).await? {
+        Some(esm) => reconcile(Arc::new(esm), ctx).await,
+        // Deleted since the event: nothing is left to do (its finalizer ran first).
+        None => Ok(Requeue::await_change()),
+    }
 }
 
 pub async fn reconcile<L: LambdaPort>(
@@ -229,7 +232,7 @@ async fn apply<L: LambdaPort>(
                 Verdict::Ready { .. } => {
                     report.status.applied_fields = applied_names(&desired);
                     ctx.backoff.reset(&key, Track::Busy);
-                    ctx.requeue(&key, settings.resync)
+                    ctx.idle(&key)
                 }
                 Verdict::Progressing { .. } => {
                     ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
