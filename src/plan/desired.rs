@@ -71,8 +71,9 @@ fn spec_error(field: &'static str, message: impl Into<String>) -> SpecError {
     }
 }
 
-/// An updatable field of a mapping, by its Lambda wire name. Create-only fields are not here:
-/// the API server refuses changes to them.
+/// An updatable field of a mapping, by its Lambda wire name. Create-only settings are not here
+/// but in [`wire::CREATE_ONLY`]: the API server refuses changes to them, and the planner stalls
+/// when an adopted mapping has other values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
     FunctionName,
