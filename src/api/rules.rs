@@ -66,7 +66,9 @@ fn immutable(path: &str, what_to_do: &str) -> Rule {
     .reason(Reason::FieldValueForbidden)
 }
 
-const REPLACE: &str = "to change it, create a new EventSourceMapping and delete this one";
+/// Lambda refuses a second mapping for the same source and function while the first exists or
+/// is still being deleted (semantics §2.4), so the old one must go before the new one is made.
+const REPLACE: &str = "to change it, delete this EventSourceMapping (with deletionPolicy Delete) and wait until it is gone, then create it with the new value";
 
 /// Adds [`spec_rules`] to the spec's schema (used as a schemars transform on the spec type).
 pub fn add_spec_rules(schema: &mut schemars::Schema) {
@@ -199,6 +201,16 @@ mod tests {
         );
         assert!(rule.rule.contains("has(self.amazonManagedKafkaEventSourceConfig) && has(self.amazonManagedKafkaEventSourceConfig.consumerGroupID)"));
         assert!(rule.rule.contains("self.amazonManagedKafkaEventSourceConfig.consumerGroupID == oldSelf.amazonManagedKafkaEventSourceConfig.consumerGroupID"));
+        // The advice puts deleting before creating: Lambda would refuse the new mapping while
+        // the old one exists.
+        let Some(Message::Message(message)) = &rule.message else {
+            panic!("{rule:?}")
+        };
+        let delete = message
+            .find("delete this EventSourceMapping")
+            .expect(message);
+        let create = message.find("then create it").expect(message);
+        assert!(delete < create, "{message}");
         let top = immutable("eventSourceARN", REPLACE);
         assert_eq!(
             top.rule,
