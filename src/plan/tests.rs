@@ -962,7 +962,7 @@ fn spec_errors_name_the_field() {
         json!({"eventSourceARN": SQS, "functionName": "f", "filterCriteria": {"filters": [{"pattern": "{not json"}]}}),
     );
     let err = Desired::from_spec(&bad_pattern, owner(), Some("us-east-1"), NOW).unwrap_err();
-    assert_eq!(err.field, "filterCriteria.filters");
+    assert_eq!(err.field, "filterCriteria.filters[0].pattern");
 
     let future = spec(
         json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "2099-01-01T00:00:00Z"}),
@@ -993,6 +993,42 @@ fn spec_errors_name_the_field() {
         .unwrap_err()
         .field,
         "eventSourceARN"
+    );
+}
+
+#[test]
+fn filter_pattern_errors_give_the_field_path_and_the_reason() {
+    let with_patterns = |patterns: &[&str]| {
+        let filters: Vec<_> = patterns.iter().map(|p| json!({"pattern": p})).collect();
+        spec(
+            json!({"eventSourceARN": SQS, "functionName": "f", "filterCriteria": {"filters": filters}}),
+        )
+    };
+    let error = |patterns: &[&str]| {
+        Desired::from_spec(&with_patterns(patterns), owner(), Some("us-east-1"), NOW)
+            .unwrap_err()
+            .to_string()
+    };
+    // The second filter is broken: its 0-based index is 1, and serde's reason says where.
+    let broken = error(&[r#"{"body": {"type": ["order"]}}"#, r#"{"body": }"#]);
+    assert!(
+        broken.starts_with("spec.filterCriteria.filters[1].pattern: not valid JSON (expected value at line 1 column 10)"),
+        "{broken}"
+    );
+    let array = error(&[r#"["order"]"#]);
+    assert!(
+        array.starts_with("spec.filterCriteria.filters[0].pattern: must be a JSON object")
+            && array.ends_with("not an array"),
+        "{array}"
+    );
+    assert!(
+        Desired::from_spec(
+            &with_patterns(&[r#"{"body": {"type": ["order"]}}"#]),
+            owner(),
+            Some("us-east-1"),
+            NOW
+        )
+        .is_ok()
     );
 }
 
