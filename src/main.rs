@@ -9,7 +9,7 @@ use esm_controller::controller::leader::{Elector, LeaseSettings};
 use esm_controller::controller::{self, Context, Settings, WatchScope};
 use esm_controller::http::{self, Readiness};
 use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
-use esm_controller::lambda::{Budgeted, Metered};
+use esm_controller::lambda::{Budget, Budgeted, Metered};
 use esm_controller::telemetry::Metrics;
 use esm_controller::telemetry::{self, LogFormat};
 use kube::api::ListParams;
@@ -72,11 +72,12 @@ struct RunArgs {
     #[arg(long, env = "ESM_SWEEP_BUSY_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     sweep_busy_interval: Duration,
     /// Lambda requests per second this controller may send per region, all calls together
-    /// (Lambda allows 15/s per account and region, shared with every other tool).
-    #[arg(long, env = "ESM_AWS_RATE_LIMIT", default_value_t = 8.0)]
+    /// (Lambda allows 15/s per account and region, shared with every other tool); 0.1 to 1000.
+    #[arg(long, env = "ESM_AWS_RATE_LIMIT", default_value_t = 8.0, value_parser = rate_limit)]
     aws_rate_limit: f64,
-    /// Requests that may be sent at once after a quiet period (default: the rate).
-    #[arg(long, env = "ESM_AWS_BURST")]
+    /// Requests that may be sent at once after a quiet period; 1 to 1000 (default: the rate,
+    /// at least 1).
+    #[arg(long, env = "ESM_AWS_BURST", value_parser = burst)]
     aws_burst: Option<f64>,
     /// Address of the /healthz, /readyz and /metrics endpoint.
     #[arg(long, env = "ESM_HTTP_ADDR", default_value = "0.0.0.0:8080")]
@@ -90,8 +91,11 @@ struct RunArgs {
     /// Name of the leader-election Lease.
     #[arg(long, env = "ESM_LEADER_ELECTION_ID", default_value = "esm-controller")]
     leader_election_id: String,
+    /// Log line format: `text` for people, `json` (one object per line) for log pipelines.
     #[arg(long, env = "ESM_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Which log lines to print: error, warn, info, debug or trace, or a tracing filter such as
+    /// `info,esm_controller=debug`. RUST_LOG, when set, wins over this flag.
     #[arg(long, env = "ESM_LOG_LEVEL", default_value = "info")]
     log_level: String,
 }
@@ -100,6 +104,29 @@ struct RunArgs {
 enum ObserveMode {
     List,
     Get,
+}
+
+/// A budget above this is no budget at all: Lambda's quota is 15 requests/s, so a bigger number
+/// is a typo (requests per minute, milliseconds), not a plan.
+const MAX_BUDGET: f64 = 1000.0;
+
+fn rate_limit(text: &str) -> Result<f64, String> {
+    number_in_range(text, Budget::MIN_RATE, MAX_BUDGET)
+}
+
+fn burst(text: &str) -> Result<f64, String> {
+    number_in_range(text, Budget::MIN_BURST, MAX_BUDGET)
+}
+
+/// Clap puts the flag's name in front of the message.
+fn number_in_range(text: &str, min: f64, max: f64) -> Result<f64, String> {
+    let out_of_range = || format!("must be a number from {min} to {max}");
+    let n: f64 = text.trim().parse().map_err(|_| out_of_range())?;
+    // `!(..)` so that NaN is refused too.
+    if !(min..=max).contains(&n) {
+        return Err(out_of_range());
+    }
+    Ok(n)
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -269,7 +296,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let lambda = Budgeted::new(
         Metered::new(lambda, metrics.clone()),
         args.aws_rate_limit,
-        args.aws_burst.unwrap_or(args.aws_rate_limit),
+        args.aws_burst
+            .unwrap_or(args.aws_rate_limit.max(Budget::MIN_BURST)),
     );
     let mut ctx = Context::new(client, lambda, settings).with_metrics(metrics);
     if args.observe == ObserveMode::List {
@@ -322,4 +350,66 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutdown signal received; finishing running reconciles");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn run_args(flags: &[&str]) -> Result<RunArgs, clap::Error> {
+        let argv = ["esm-controller", "run"].iter().chain(flags);
+        match Command::try_parse_from(argv)? {
+            Command::Run(args) => Ok(*args),
+            Command::Crd { .. } => unreachable!("parsed `run`"),
+        }
+    }
+
+    #[test]
+    fn budget_flags_outside_their_range_are_refused_naming_the_flag_and_range() {
+        for (flag, value, range) in [
+            ("--aws-rate-limit", "0", "from 0.1 to 1000"),
+            ("--aws-rate-limit", "0.05", "from 0.1 to 1000"),
+            ("--aws-rate-limit", "-3", "from 0.1 to 1000"),
+            ("--aws-rate-limit", "1001", "from 0.1 to 1000"),
+            ("--aws-rate-limit", "NaN", "from 0.1 to 1000"),
+            ("--aws-rate-limit", "inf", "from 0.1 to 1000"),
+            ("--aws-rate-limit", "fast", "from 0.1 to 1000"),
+            ("--aws-burst", "0.5", "from 1 to 1000"),
+            ("--aws-burst", "5000", "from 1 to 1000"),
+        ] {
+            let err = run_args(&[&format!("{flag}={value}")])
+                .err()
+                .unwrap_or_else(|| panic!("{flag}={value} was accepted"));
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+            let text = err.to_string();
+            assert!(text.contains(flag), "{text}");
+            assert!(text.contains(range), "{text}");
+        }
+    }
+
+    #[test]
+    fn budget_flags_inside_their_range_are_kept_as_given() {
+        let args = run_args(&["--aws-rate-limit=2.5", "--aws-burst=4"]).unwrap();
+        assert_eq!((args.aws_rate_limit, args.aws_burst), (2.5, Some(4.0)));
+        let edges = run_args(&["--aws-rate-limit=0.1", "--aws-burst=1000"]).unwrap();
+        assert_eq!((edges.aws_rate_limit, edges.aws_burst), (0.1, Some(1000.0)));
+    }
+
+    #[test]
+    fn every_run_flag_has_help_text() {
+        let command = Command::command();
+        let run = command.find_subcommand("run").expect("run subcommand");
+        for arg in run.get_arguments() {
+            if matches!(arg.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            assert!(
+                arg.get_help().is_some(),
+                "--{} has no help text",
+                arg.get_id()
+            );
+        }
+    }
 }

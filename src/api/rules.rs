@@ -8,6 +8,8 @@
 
 use kube::core::{Message, Reason, Rule};
 
+use crate::lambda::types::CREATE_ONLY;
+
 /// CEL predicates for "the event source is of type X", from the ARN's service part.
 pub(crate) mod source {
     pub const SQS: &str =
@@ -64,7 +66,9 @@ fn immutable(path: &str, what_to_do: &str) -> Rule {
     .reason(Reason::FieldValueForbidden)
 }
 
-const REPLACE: &str = "to change it, create a new EventSourceMapping and delete this one";
+/// Lambda refuses a second mapping for the same source and function while the first exists or
+/// is still being deleted (semantics §2.4), so the old one must go before the new one is made.
+const REPLACE: &str = "to change it, delete this EventSourceMapping (with deletionPolicy Delete) and wait until it is gone, then create it with the new value";
 
 /// Adds [`spec_rules`] to the spec's schema (used as a schemars transform on the spec type).
 pub fn add_spec_rules(schema: &mut schemars::Schema) {
@@ -79,7 +83,7 @@ pub fn spec_rules() -> Vec<Rule> {
     let streams = [KINESIS, DYNAMODB];
     let streams_and_kafka = [KINESIS, DYNAMODB, MSK, SELF_MANAGED_KAFKA];
     let kafka = [MSK, SELF_MANAGED_KAFKA];
-    vec![
+    let mut rules = vec![
         // Which source.
         Rule::new("has(self.eventSourceARN) != has(self.selfManagedEventSource)")
             .message("exactly one of eventSourceARN or selfManagedEventSource must be set (selfManagedEventSource is for self-managed Apache Kafka only)")
@@ -172,18 +176,17 @@ pub fn spec_rules() -> Vec<Rule> {
             .message("a kafka:// on-failure destination is only supported for Kafka event sources")
             .field_path(".destinationConfig.onFailure.destination")
             .reason(Reason::FieldValueInvalid),
-        // Create-only fields (semantics §2.4).
-        immutable("eventSourceARN", REPLACE),
-        immutable("startingPosition", REPLACE),
-        immutable("startingPositionTimestamp", REPLACE),
-        immutable("topics", REPLACE),
-        immutable("queues", REPLACE),
-        immutable("selfManagedEventSource", REPLACE),
-        immutable("amazonManagedKafkaEventSourceConfig.consumerGroupID", REPLACE),
-        immutable("selfManagedKafkaEventSourceConfig.consumerGroupID", REPLACE),
-        immutable("selfManagedKafkaEventSourceConfig.consumptionMode", REPLACE),
-        immutable("region", "a mapping cannot move between regions; create a new EventSourceMapping in the other region and delete this one"),
-    ]
+        // Create-only fields (semantics §2.4): one rule per entry of the table the planner and
+        // the AWS adapter use too, so the three cannot list different fields.
+    ];
+    rules.extend(
+        CREATE_ONLY
+            .iter()
+            .filter(|field| field.immutable_rule)
+            .map(|field| immutable(field.spec_path, REPLACE)),
+    );
+    rules.push(immutable("region", "a mapping cannot move between regions; create a new EventSourceMapping in the other region and delete this one"));
+    rules
 }
 
 #[cfg(test)]
@@ -198,10 +201,64 @@ mod tests {
         );
         assert!(rule.rule.contains("has(self.amazonManagedKafkaEventSourceConfig) && has(self.amazonManagedKafkaEventSourceConfig.consumerGroupID)"));
         assert!(rule.rule.contains("self.amazonManagedKafkaEventSourceConfig.consumerGroupID == oldSelf.amazonManagedKafkaEventSourceConfig.consumerGroupID"));
+        // The advice puts deleting before creating: Lambda would refuse the new mapping while
+        // the old one exists.
+        let Some(Message::Message(message)) = &rule.message else {
+            panic!("{rule:?}")
+        };
+        let delete = message
+            .find("delete this EventSourceMapping")
+            .expect(message);
+        let create = message.find("then create it").expect(message);
+        assert!(delete < create, "{message}");
         let top = immutable("eventSourceARN", REPLACE);
         assert_eq!(
             top.rule,
             "has(self.eventSourceARN) == has(oldSelf.eventSourceARN) && (!has(self.eventSourceARN) || self.eventSourceARN == oldSelf.eventSourceARN)"
+        );
+    }
+
+    /// The admission rules and the create-only table name the same fields: every table entry
+    /// with an `immutable` rule has one, and every rule comparing with the stored object
+    /// (`oldSelf`) guards a table entry or the region (which is ours, not Lambda's).
+    #[test]
+    fn immutable_rules_match_the_create_only_table() {
+        let rules = spec_rules();
+        let guarded: Vec<String> = rules
+            .iter()
+            .filter(|rule| rule.rule.contains("oldSelf"))
+            .map(|rule| {
+                let path = rule
+                    .field_path
+                    .as_deref()
+                    .expect("a transition rule names its field");
+                path.trim_start_matches('.').to_string()
+            })
+            .collect();
+        let mut expected: Vec<String> = CREATE_ONLY
+            .iter()
+            .filter(|field| field.immutable_rule)
+            .map(|field| field.spec_path.to_string())
+            .collect();
+        expected.push("region".to_string());
+        assert_eq!(guarded, expected);
+        for rule in rules.iter().filter(|rule| rule.rule.contains("oldSelf")) {
+            assert_eq!(
+                rule.reason,
+                Some(Reason::FieldValueForbidden),
+                "{}",
+                rule.rule
+            );
+        }
+        // An entry without a rule is the exception, and must say why in the table.
+        let without: Vec<&str> = CREATE_ONLY
+            .iter()
+            .filter(|field| !field.immutable_rule)
+            .map(|field| field.wire_name)
+            .collect();
+        assert_eq!(
+            without,
+            ["SourceAccessConfigurations[Type=VIRTUAL_HOST].URI"]
         );
     }
 }

@@ -432,27 +432,16 @@ fn create_request(
     Ok(set_updatable_fields!(builder, f, CREATE))
 }
 
-/// Fields that UpdateEventSourceMapping does not take. Finding one in a patch is a controller
-/// bug (the planner must replace the mapping instead), so it never reaches AWS.
-fn create_only_fields(f: &MappingFields) -> Vec<&'static str> {
-    [
-        ("EventSourceArn", f.event_source_arn.is_some()),
-        ("StartingPosition", f.starting_position.is_some()),
-        (
-            "StartingPositionTimestamp",
-            f.starting_position_timestamp.is_some(),
-        ),
-        ("Tags", f.tags.is_some()),
-        ("Topics", f.topics.is_some()),
-        ("Queues", f.queues.is_some()),
-        (
-            "SelfManagedEventSource",
-            f.self_managed_event_source.is_some(),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, set)| set.then_some(name))
-    .collect()
+/// Fields that UpdateEventSourceMapping does not take: the create-only ones and tags. Finding
+/// one in a patch is a controller bug (the planner must stall instead), and the SDK's Update
+/// builder would silently drop most of them, so the patch never reaches AWS.
+fn fields_update_cannot_take(f: &MappingFields) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = f.create_only_set().map(|c| c.wire_name).collect();
+    // Tags can change after creation, but only through TagResource and UntagResource.
+    if f.tags.is_some() {
+        names.push("Tags");
+    }
+    names
 }
 
 fn update_request(
@@ -460,14 +449,14 @@ fn update_request(
     uuid: &str,
     f: &MappingFields,
 ) -> Result<UpdateEventSourceMappingFluentBuilder, LambdaError> {
-    let create_only = create_only_fields(f);
-    if !create_only.is_empty() {
+    let refused = fields_update_cannot_take(f);
+    if !refused.is_empty() {
         return Err(client_validation(
             UPDATE,
             format!(
                 "{} cannot be changed by UpdateEventSourceMapping (create-only; tags go through \
                  TagResource); refusing to send the patch",
-                create_only.join(", ")
+                refused.join(", ")
             ),
         ));
     }
@@ -1341,52 +1330,71 @@ mod tests {
         assert!(err.message.contains("Topics"), "{}", err.message);
         assert!(!err.message.contains("BatchSize"), "{}", err.message);
 
-        for (name, patch) in [
+        // One patch per entry of the create-only table, in Lambda's own JSON; a new entry
+        // without a case here fails the coverage check below.
+        let cases = [
             (
                 "EventSourceArn",
-                MappingFields {
-                    event_source_arn: Some("arn".into()),
-                    ..Default::default()
-                },
+                serde_json::json!({"EventSourceArn": "arn:aws:sqs:us-east-1:1:q"}),
+            ),
+            (
+                "StartingPosition",
+                serde_json::json!({"StartingPosition": "LATEST"}),
             ),
             (
                 "StartingPositionTimestamp",
-                MappingFields {
-                    starting_position_timestamp: Some(1.0),
-                    ..Default::default()
-                },
+                serde_json::json!({"StartingPositionTimestamp": 1.0}),
             ),
-            (
-                "Tags",
-                MappingFields {
-                    tags: Some(BTreeMap::new()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "Queues",
-                MappingFields {
-                    queues: Some(vec![]),
-                    ..Default::default()
-                },
-            ),
+            ("Topics", serde_json::json!({"Topics": []})),
+            ("Queues", serde_json::json!({"Queues": []})),
             (
                 "SelfManagedEventSource",
-                MappingFields {
-                    self_managed_event_source: Some(SelfManagedEventSource::default()),
-                    ..Default::default()
-                },
+                serde_json::json!({"SelfManagedEventSource": {}}),
             ),
-        ] {
-            assert_eq!(create_only_fields(&patch), vec![name]);
+            (
+                "AmazonManagedKafkaEventSourceConfig.ConsumerGroupId",
+                serde_json::json!({"AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "g"}}),
+            ),
+            (
+                "SelfManagedKafkaEventSourceConfig.ConsumerGroupId",
+                serde_json::json!({"SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "g"}}),
+            ),
+            (
+                "SelfManagedKafkaEventSourceConfig.ConsumptionMode",
+                serde_json::json!({"SelfManagedKafkaEventSourceConfig": {"ConsumptionMode": "Queue"}}),
+            ),
+            (
+                "SourceAccessConfigurations[Type=VIRTUAL_HOST].URI",
+                serde_json::json!({"SourceAccessConfigurations": [
+                    {"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:s"},
+                    {"Type": "VIRTUAL_HOST", "URI": "/orders"}]}),
+            ),
+            ("Tags", serde_json::json!({"Tags": {}})),
+        ];
+        for (name, patch) in &cases {
+            let patch: MappingFields = serde_json::from_value(patch.clone()).unwrap();
+            assert_eq!(fields_update_cannot_take(&patch), vec![*name]);
+            let err = update_request(&client, "u", &patch).unwrap_err();
+            assert!(err.message.contains(name), "{}", err.message);
         }
-        let allowed = MappingFields {
-            function_name: Some("f".into()),
-            batch_size: Some(1),
-            filter_criteria: Some(FilterCriteria::default()),
-            ..MappingFields::default()
-        };
-        assert!(create_only_fields(&allowed).is_empty());
+        let covered: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+        for field in &crate::lambda::CREATE_ONLY {
+            assert!(
+                covered.contains(&field.wire_name),
+                "no case for {}",
+                field.wire_name
+            );
+        }
+
+        // What Update does take, including the parts of the Kafka configs and source access
+        // list that stay updatable.
+        let allowed: MappingFields = serde_json::from_value(serde_json::json!({
+            "FunctionName": "f", "BatchSize": 1, "FilterCriteria": {},
+            "SelfManagedKafkaEventSourceConfig": {"SchemaRegistryConfig": {"SchemaRegistryURI": "https://registry"}},
+            "SourceAccessConfigurations": [{"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:s"}],
+        }))
+        .unwrap();
+        assert!(fields_update_cannot_take(&allowed).is_empty());
         assert!(update_request(&client, "u", &allowed).is_ok());
     }
 

@@ -48,10 +48,16 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// `rate` requests per second on average, at most `burst` at once.
+    /// The slowest rate (requests/s): below it a single reconcile would wait for many seconds.
+    pub const MIN_RATE: f64 = 0.1;
+    /// The smallest burst: a bucket that never holds a whole token would never send anything.
+    pub const MIN_BURST: f64 = 1.0;
+
+    /// `rate` requests per second on average, at most `burst` at once. The command line refuses
+    /// values below the minimums; here they are raised to them, so a bucket always drains.
     pub fn new(rate: f64, burst: f64) -> Self {
-        let rate = rate.max(0.1);
-        let burst = burst.max(1.0);
+        let rate = rate.max(Self::MIN_RATE);
+        let burst = burst.max(Self::MIN_BURST);
         Self {
             base_rate: rate,
             burst,

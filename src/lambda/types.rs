@@ -81,6 +81,193 @@ pub struct MappingFields {
     pub provisioned_poller_config: Option<ProvisionedPollerConfig>,
 }
 
+/// A setting Lambda takes only in CreateEventSourceMapping (semantics §2.4): a different value
+/// needs a new mapping. [`CREATE_ONLY`] is the one list of them; the CRD's admission rules, the
+/// AWS adapter's Update guard and the planner's check of adopted mappings all read it.
+#[derive(Debug)]
+pub struct CreateOnlyField {
+    /// Lambda's name; a member of a config object is written `Object.Member`.
+    pub wire_name: &'static str,
+    /// Where the resource's spec holds it, relative to `spec`.
+    pub spec_path: &'static str,
+    /// Whether the CRD carries an `immutable` CEL rule on `spec_path`, so that the API server
+    /// refuses a change before the controller sees it.
+    pub immutable_rule: bool,
+    value: fn(&MappingFields) -> Option<CreateOnlyValue>,
+}
+
+/// A create-only setting, normalized so that equal settings compare equal (semantics §6.4, §6.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateOnlyValue {
+    Text(String),
+    /// Topics, queues, or brokers; brokers sorted, as Lambda returns them sorted whatever order
+    /// they were sent in.
+    List(Vec<String>),
+    /// Whole epoch seconds: the spec gives whole seconds and Lambda may add a fraction.
+    Time(i64),
+}
+
+impl std::fmt::Display for CreateOnlyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(text) => write!(f, "{text:?}"),
+            Self::List(list) => write!(f, "{list:?}"),
+            // The spec states the time in RFC 3339; say it the same way.
+            Self::Time(secs) => match jiff::Timestamp::from_second(*secs) {
+                Ok(time) => write!(f, "{time}"),
+                Err(_) => write!(f, "{secs} (epoch seconds)"),
+            },
+        }
+    }
+}
+
+/// A create-only setting that the spec and Lambda both state, with different values.
+#[derive(Clone, Debug)]
+pub struct CreateOnlyDifference {
+    pub field: &'static CreateOnlyField,
+    pub wanted: CreateOnlyValue,
+    pub found: CreateOnlyValue,
+}
+
+impl CreateOnlyField {
+    /// The field's value in a request or response; `None` when it is not there.
+    pub fn value(&self, fields: &MappingFields) -> Option<CreateOnlyValue> {
+        (self.value)(fields)
+    }
+}
+
+fn text(value: Option<&String>) -> Option<CreateOnlyValue> {
+    value.cloned().map(CreateOnlyValue::Text)
+}
+
+fn consumer_group(config: Option<&KafkaEventSourceConfig>) -> Option<CreateOnlyValue> {
+    text(config.and_then(|c| c.consumer_group_id.as_ref()))
+}
+
+/// Every create-only setting (semantics §2.4). Tags are not here: they can change after
+/// creation, through TagResource rather than Update.
+pub static CREATE_ONLY: [CreateOnlyField; 10] = [
+    CreateOnlyField {
+        wire_name: "EventSourceArn",
+        spec_path: "eventSourceARN",
+        immutable_rule: true,
+        value: |f| text(f.event_source_arn.as_ref()),
+    },
+    CreateOnlyField {
+        wire_name: "StartingPosition",
+        spec_path: "startingPosition",
+        immutable_rule: true,
+        value: |f| text(f.starting_position.as_ref()),
+    },
+    CreateOnlyField {
+        wire_name: "StartingPositionTimestamp",
+        spec_path: "startingPositionTimestamp",
+        immutable_rule: true,
+        value: |f| {
+            f.starting_position_timestamp
+                .map(|secs| CreateOnlyValue::Time(secs.floor() as i64))
+        },
+    },
+    CreateOnlyField {
+        wire_name: "Topics",
+        spec_path: "topics",
+        immutable_rule: true,
+        value: |f| f.topics.clone().map(CreateOnlyValue::List),
+    },
+    CreateOnlyField {
+        wire_name: "Queues",
+        spec_path: "queues",
+        immutable_rule: true,
+        value: |f| f.queues.clone().map(CreateOnlyValue::List),
+    },
+    CreateOnlyField {
+        wire_name: "SelfManagedEventSource",
+        spec_path: "selfManagedEventSource",
+        immutable_rule: true,
+        value: |f| {
+            let source = f.self_managed_event_source.as_ref()?;
+            let mut brokers: Vec<String> = source
+                .endpoints
+                .iter()
+                .flatten()
+                .flat_map(|(_, list)| list.iter().cloned())
+                .collect();
+            brokers.sort();
+            Some(CreateOnlyValue::List(brokers))
+        },
+    },
+    CreateOnlyField {
+        wire_name: "AmazonManagedKafkaEventSourceConfig.ConsumerGroupId",
+        spec_path: "amazonManagedKafkaEventSourceConfig.consumerGroupID",
+        immutable_rule: true,
+        value: |f| consumer_group(f.amazon_managed_kafka_event_source_config.as_ref()),
+    },
+    CreateOnlyField {
+        wire_name: "SelfManagedKafkaEventSourceConfig.ConsumerGroupId",
+        spec_path: "selfManagedKafkaEventSourceConfig.consumerGroupID",
+        immutable_rule: true,
+        value: |f| consumer_group(f.self_managed_kafka_event_source_config.as_ref()),
+    },
+    CreateOnlyField {
+        wire_name: "SelfManagedKafkaEventSourceConfig.ConsumptionMode",
+        spec_path: "selfManagedKafkaEventSourceConfig.consumptionMode",
+        immutable_rule: true,
+        value: |f| {
+            text(
+                f.self_managed_kafka_event_source_config
+                    .as_ref()
+                    .and_then(|c| c.consumption_mode.as_ref()),
+            )
+        },
+    },
+    // A list entry, not a field: the other entries of the list stay updatable. No CEL rule
+    // singles it out yet, so a changed virtual host is caught by the planner, not at admission.
+    CreateOnlyField {
+        wire_name: "SourceAccessConfigurations[Type=VIRTUAL_HOST].URI",
+        spec_path: "sourceAccessConfigurations[type=VIRTUAL_HOST].uri",
+        immutable_rule: false,
+        value: |f| {
+            let entry = f
+                .source_access_configurations
+                .iter()
+                .flatten()
+                .find(|c| c.kind.as_deref() == Some(VIRTUAL_HOST))?;
+            Some(CreateOnlyValue::Text(entry.uri.clone().unwrap_or_default()))
+        },
+    },
+];
+
+/// The RabbitMQ source-access type that names the broker's virtual host; create-only (R16).
+pub const VIRTUAL_HOST: &str = "VIRTUAL_HOST";
+
+impl MappingFields {
+    /// The create-only settings this request or response carries.
+    pub fn create_only_set(&self) -> impl Iterator<Item = &'static CreateOnlyField> + '_ {
+        CREATE_ONLY
+            .iter()
+            .filter(|field| field.value(self).is_some())
+    }
+
+    /// The create-only settings that `self` (what the spec asks for) and `observed` (what Lambda
+    /// reports) both state, with different values. A setting either side lacks is not compared:
+    /// the spec leaves some to Lambda (a generated consumer group, the default consumption
+    /// mode), and Lambda does not echo every setting for every source.
+    pub fn create_only_differences(&self, observed: &MappingFields) -> Vec<CreateOnlyDifference> {
+        CREATE_ONLY
+            .iter()
+            .filter_map(|field| {
+                let wanted = field.value(self)?;
+                let found = field.value(observed)?;
+                (wanted != found).then_some(CreateOnlyDifference {
+                    field,
+                    wanted,
+                    found,
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct FilterCriteria {

@@ -60,19 +60,35 @@ impl SourceKind {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("spec.{field}: {message}")]
 pub struct SpecError {
-    pub field: &'static str,
+    /// The field's path below `spec`, as Kubernetes writes it: `filterCriteria.filters[0].pattern`.
+    pub field: String,
     pub message: String,
 }
 
-fn spec_error(field: &'static str, message: impl Into<String>) -> SpecError {
+fn spec_error(field: impl Into<String>, message: impl Into<String>) -> SpecError {
     SpecError {
-        field,
+        field: field.into(),
         message: message.into(),
     }
 }
 
-/// An updatable field of a mapping, by its Lambda wire name. Create-only fields are not here:
-/// the API server refuses changes to them.
+/// A filter pattern to show in error messages.
+const EXAMPLE_PATTERN: &str = r#"{"body": {"type": ["order"]}}"#;
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Object(_) => "an object",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+    }
+}
+
+/// An updatable field of a mapping, by its Lambda wire name. Create-only settings are not here
+/// but in [`wire::CREATE_ONLY`]: the API server refuses changes to them, and the planner stalls
+/// when an adopted mapping has other values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
     FunctionName,
@@ -230,13 +246,24 @@ impl Desired {
             Some(fc) => {
                 let mut filters = Vec::with_capacity(fc.filters.len());
                 for (i, filter) in fc.filters.iter().enumerate() {
+                    // Kubernetes field paths count list items from 0, as `kubectl` reports them.
+                    let field = || format!("filterCriteria.filters[{i}].pattern");
                     match serde_json::from_str::<serde_json::Value>(&filter.pattern) {
                         Ok(serde_json::Value::Object(_)) => {}
-                        _ => {
+                        Ok(other) => {
                             return Err(spec_error(
-                                "filterCriteria.filters",
+                                field(),
                                 format!(
-                                    "filter {i}: pattern must be a JSON object, e.g. {{\"body\": {{\"type\": [\"order\"]}}}}"
+                                    "must be a JSON object such as {EXAMPLE_PATTERN}, not {}",
+                                    json_kind(&other)
+                                ),
+                            ));
+                        }
+                        Err(e) => {
+                            return Err(spec_error(
+                                field(),
+                                format!(
+                                    "not valid JSON ({e}); a pattern is a JSON object such as {EXAMPLE_PATTERN}"
                                 ),
                             ));
                         }

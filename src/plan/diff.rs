@@ -300,7 +300,7 @@ pub fn put(field: Field, want: &MappingFields, patch: &mut MappingFields) {
             patch.source_access_configurations =
                 want.source_access_configurations.as_ref().map(|l| {
                     l.iter()
-                        .filter(|c| c.kind.as_deref() != Some("VIRTUAL_HOST"))
+                        .filter(|c| c.kind.as_deref() != Some(wire::VIRTUAL_HOST))
                         .cloned()
                         .collect()
                 })

@@ -262,70 +262,28 @@ pub fn tag_changes(
     (add, remove)
 }
 
-/// For a mapping we did not create ourselves (adopted), create-only fields may differ from the
-/// spec; Lambda cannot change them, so we stop and say so.
+/// For a mapping we did not create ourselves (adopted), create-only settings may differ from
+/// the spec; Lambda cannot change them, so we stop and say which. Only settings both sides
+/// state are compared (see [`MappingFields::create_only_differences`]).
 fn create_only_mismatch(desired: &Desired, mapping: &ObservedMapping) -> Option<String> {
-    let want = &desired.fields;
-    let got = &mapping.fields;
-    let uuid = &mapping.uuid;
-    let explain = |field: &str, have: &dyn std::fmt::Debug, wanted: &dyn std::fmt::Debug| {
-        format!(
-            "mapping {uuid} has {field} {have:?} but the spec asks for {wanted:?}; {field} cannot be changed in Lambda: point the resource at a matching mapping, or delete the mapping so that a new one is created"
-        )
-    };
-    if let (Some(w), Some(g)) = (&want.event_source_arn, &got.event_source_arn)
-        && w != g
-    {
-        return Some(explain("eventSourceARN", g, w));
+    let differences = desired.fields.create_only_differences(&mapping.fields);
+    if differences.is_empty() {
+        return None;
     }
-    if let (Some(w), Some(g)) = (&want.topics, &got.topics)
-        && w != g
-    {
-        return Some(explain("topics", g, w));
-    }
-    if let (Some(w), Some(g)) = (&want.queues, &got.queues)
-        && w != g
-    {
-        return Some(explain("queues", g, w));
-    }
-    let brokers = |f: &MappingFields| -> Option<Vec<String>> {
-        let mut list: Vec<String> = f
-            .self_managed_event_source
-            .as_ref()?
-            .endpoints
-            .as_ref()?
-            .values()
-            .flatten()
-            .cloned()
-            .collect();
-        list.sort();
-        Some(list)
-    };
-    if let (Some(w), Some(g)) = (brokers(want), brokers(got))
-        && w != g
-    {
-        return Some(explain("selfManagedEventSource", &g, &w));
-    }
-    let group = |c: &Option<crate::lambda::types::KafkaEventSourceConfig>| {
-        c.as_ref().and_then(|c| c.consumer_group_id.clone())
-    };
-    for (w, g) in [
-        (
-            group(&want.amazon_managed_kafka_event_source_config),
-            group(&got.amazon_managed_kafka_event_source_config),
-        ),
-        (
-            group(&want.self_managed_kafka_event_source_config),
-            group(&got.self_managed_kafka_event_source_config),
-        ),
-    ] {
-        if let (Some(w), Some(g)) = (w, g)
-            && w != g
-        {
-            return Some(explain("consumerGroupID", &g, &w));
-        }
-    }
-    None
+    let each: Vec<String> = differences
+        .iter()
+        .map(|d| {
+            format!(
+                "spec.{} is {} but the mapping has {}",
+                d.field.spec_path, d.wanted, d.found
+            )
+        })
+        .collect();
+    Some(format!(
+        "mapping {} differs from the spec in settings Lambda fixes at creation: {}. Point the resource at a matching mapping, or delete this mapping so that a new one is created",
+        mapping.uuid,
+        each.join("; ")
+    ))
 }
 
 /// Whether a mapping found by lookup is ours, may be adopted, or belongs to someone else.

@@ -635,17 +635,10 @@ fn updates_never_carry_create_only_fields() {
             json!({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1767225600.0}),
         )),
     ));
-    for create_only in [
-        "EventSourceArn",
-        "StartingPosition",
-        "StartingPositionTimestamp",
-        "Topics",
-        "Queues",
-        "SelfManagedEventSource",
-        "Tags",
-    ] {
-        assert!(body.get(create_only).is_none(), "{create_only} in {body}");
-    }
+    let patch: MappingFields = serde_json::from_value(body.clone()).unwrap();
+    let carried: Vec<&str> = patch.create_only_set().map(|f| f.wire_name).collect();
+    assert!(carried.is_empty(), "{carried:?} in {body}");
+    assert!(body.get("Tags").is_none(), "{body}");
     assert_eq!(body, json!({"FunctionName": "other", "BatchSize": 7}));
 }
 
@@ -656,6 +649,183 @@ fn adopted_mapping_with_another_source_stalls() {
     assert_eq!(p.action, Action::None);
     assert_eq!(p.verdict.reason(), "CreateOnlyFieldMismatch");
     assert!(p.verdict.message().contains("eventSourceARN"));
+}
+
+/// An adopted mapping (found by lookup, not created by this resource) next to a spec: does the
+/// planner stall on a create-only setting, and which does it name?
+#[test]
+fn adopted_mapping_with_other_create_only_settings_stalls_naming_them() {
+    const SMK_BROKERS: &str = "b2:9092";
+    let mq = "arn:aws:mq:us-east-1:123456789012:broker:b:b-1";
+    let at = |time: &str| {
+        json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "AT_TIMESTAMP",
+        "startingPositionTimestamp": time})
+    };
+    let kafka = |extra: serde_json::Value| {
+        let mut base = json!({"selfManagedEventSource": {"endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["b1:9092", SMK_BROKERS]}},
+            "functionName": "handler", "topics": ["t"]});
+        merge(&mut base, extra);
+        base
+    };
+    let kafka_observed = |extra: serde_json::Value| {
+        let mut base = json!({"UUID": UUID, "FunctionArn": FN_ARN, "State": "Enabled", "Topics": ["t"],
+            "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [SMK_BROKERS, "b1:9092"]}}});
+        merge(&mut base, extra);
+        serde_json::from_value::<ObservedMapping>(base).unwrap()
+    };
+    let mq_observed = |virtual_host: &str| -> ObservedMapping {
+        serde_json::from_value(json!({"UUID": UUID, "EventSourceArn": mq, "FunctionArn": FN_ARN, "State": "Enabled",
+            "Queues": ["q"], "SourceAccessConfigurations": [{"Type": "VIRTUAL_HOST", "URI": virtual_host}]}))
+        .unwrap()
+    };
+    let mq_spec = json!({"eventSourceARN": mq, "functionName": "handler", "queues": ["q"],
+        "sourceAccessConfigurations": [{"type": "VIRTUAL_HOST", "uri": "/prod"}]});
+
+    // (case, spec, what Lambda reports, the setting the stall must name with both values)
+    let cases: Vec<(&str, serde_json::Value, ObservedMapping, Option<[&str; 3]>)> = vec![
+        (
+            "other starting position",
+            json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "TRIM_HORIZON"}),
+            kinesis_observed(json!({"StartingPosition": "LATEST"})),
+            Some(["spec.startingPosition", "\"TRIM_HORIZON\"", "\"LATEST\""]),
+        ),
+        (
+            "same starting position",
+            json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "LATEST"}),
+            kinesis_observed(json!({"StartingPosition": "LATEST"})),
+            None,
+        ),
+        (
+            "starting position not echoed",
+            json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "TRIM_HORIZON"}),
+            kinesis_observed(json!({"StartingPosition": null})),
+            None,
+        ),
+        (
+            "other starting time",
+            at("2026-01-01T00:00:00Z"),
+            kinesis_observed(
+                json!({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1_767_225_660.0}),
+            ),
+            Some([
+                "spec.startingPositionTimestamp",
+                "2026-01-01T00:00:00Z",
+                "2026-01-01T00:01:00Z",
+            ]),
+        ),
+        (
+            // Compared to the second: Lambda may report a fraction the spec cannot state.
+            "same starting time with a fraction",
+            at("2026-01-01T00:00:00Z"),
+            kinesis_observed(
+                json!({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1_767_225_600.25}),
+            ),
+            None,
+        ),
+        (
+            "starting time not echoed",
+            at("2026-01-01T00:00:00Z"),
+            kinesis_observed(json!({"StartingPosition": "AT_TIMESTAMP"})),
+            None,
+        ),
+        (
+            "other consumption mode",
+            kafka(json!({"selfManagedKafkaEventSourceConfig": {"consumptionMode": "Queue"}})),
+            kafka_observed(json!({"SelfManagedKafkaEventSourceConfig": {"ConsumptionMode": "Stream"}})),
+            Some([
+                "spec.selfManagedKafkaEventSourceConfig.consumptionMode",
+                "\"Queue\"",
+                "\"Stream\"",
+            ]),
+        ),
+        (
+            "consumption mode left to Lambda's default",
+            kafka(json!({"startingPosition": "LATEST"})),
+            kafka_observed(
+                json!({"StartingPosition": "LATEST", "SelfManagedKafkaEventSourceConfig": {"ConsumptionMode": "Stream"}}),
+            ),
+            None,
+        ),
+        (
+            "other consumer group",
+            kafka(
+                json!({"startingPosition": "LATEST", "selfManagedKafkaEventSourceConfig": {"consumerGroupID": "orders"}}),
+            ),
+            kafka_observed(
+                json!({"StartingPosition": "LATEST", "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "billing"}}),
+            ),
+            Some([
+                "spec.selfManagedKafkaEventSourceConfig.consumerGroupID",
+                "\"orders\"",
+                "\"billing\"",
+            ]),
+        ),
+        (
+            "consumer group generated by Lambda",
+            json!({"eventSourceARN": MSK, "functionName": "handler", "startingPosition": "LATEST", "topics": ["t"]}),
+            serde_json::from_value(json!({"UUID": UUID, "EventSourceArn": MSK, "FunctionArn": FN_ARN, "State": "Enabled",
+                "Topics": ["t"], "StartingPosition": "LATEST",
+                "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "6d1b2c3a-generated"}}))
+            .unwrap(),
+            None,
+        ),
+        (
+            "brokers in another order",
+            kafka(json!({"startingPosition": "LATEST"})),
+            kafka_observed(json!({"StartingPosition": "LATEST"})),
+            None,
+        ),
+        (
+            "other virtual host",
+            mq_spec.clone(),
+            mq_observed("/staging"),
+            Some([
+                "spec.sourceAccessConfigurations[type=VIRTUAL_HOST].uri",
+                "\"/prod\"",
+                "\"/staging\"",
+            ]),
+        ),
+        ("same virtual host", mq_spec, mq_observed("/prod"), None),
+    ];
+    for (case, spec_json, observed, expect) in cases {
+        let p = plan_for(&spec(spec_json), &found(observed));
+        match expect {
+            Some([field, wanted, found]) => {
+                assert_eq!(p.action, Action::None, "{case}");
+                assert_eq!(p.verdict.reason(), "CreateOnlyFieldMismatch", "{case}");
+                let message = p.verdict.message();
+                assert!(
+                    message.contains(&format!("{field} is {wanted} but the mapping has {found}")),
+                    "{case}: {message}"
+                );
+            }
+            None => assert_ne!(
+                p.verdict.reason(),
+                "CreateOnlyFieldMismatch",
+                "{case}: {}",
+                p.verdict.message()
+            ),
+        }
+    }
+}
+
+#[test]
+fn every_create_only_difference_is_named_at_once() {
+    let s = spec(
+        json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "TRIM_HORIZON"}),
+    );
+    let other_stream = "arn:aws:kinesis:us-east-1:123456789012:stream/other";
+    let p = plan_for(
+        &s,
+        &found(kinesis_observed(
+            json!({"EventSourceArn": other_stream, "StartingPosition": "LATEST"}),
+        )),
+    );
+    let message = p.verdict.message();
+    assert!(message.contains("spec.eventSourceARN"), "{message}");
+    assert!(message.contains(other_stream), "{message}");
+    assert!(message.contains("spec.startingPosition"), "{message}");
+    assert!(message.contains(UUID), "{message}");
 }
 
 #[test]
@@ -792,7 +962,7 @@ fn spec_errors_name_the_field() {
         json!({"eventSourceARN": SQS, "functionName": "f", "filterCriteria": {"filters": [{"pattern": "{not json"}]}}),
     );
     let err = Desired::from_spec(&bad_pattern, owner(), Some("us-east-1"), NOW).unwrap_err();
-    assert_eq!(err.field, "filterCriteria.filters");
+    assert_eq!(err.field, "filterCriteria.filters[0].pattern");
 
     let future = spec(
         json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "2099-01-01T00:00:00Z"}),
@@ -823,6 +993,42 @@ fn spec_errors_name_the_field() {
         .unwrap_err()
         .field,
         "eventSourceARN"
+    );
+}
+
+#[test]
+fn filter_pattern_errors_give_the_field_path_and_the_reason() {
+    let with_patterns = |patterns: &[&str]| {
+        let filters: Vec<_> = patterns.iter().map(|p| json!({"pattern": p})).collect();
+        spec(
+            json!({"eventSourceARN": SQS, "functionName": "f", "filterCriteria": {"filters": filters}}),
+        )
+    };
+    let error = |patterns: &[&str]| {
+        Desired::from_spec(&with_patterns(patterns), owner(), Some("us-east-1"), NOW)
+            .unwrap_err()
+            .to_string()
+    };
+    // The second filter is broken: its 0-based index is 1, and serde's reason says where.
+    let broken = error(&[r#"{"body": {"type": ["order"]}}"#, r#"{"body": }"#]);
+    assert!(
+        broken.starts_with("spec.filterCriteria.filters[1].pattern: not valid JSON (expected value at line 1 column 10)"),
+        "{broken}"
+    );
+    let array = error(&[r#"["order"]"#]);
+    assert!(
+        array.starts_with("spec.filterCriteria.filters[0].pattern: must be a JSON object")
+            && array.ends_with("not an array"),
+        "{array}"
+    );
+    assert!(
+        Desired::from_spec(
+            &with_patterns(&[r#"{"body": {"type": ["order"]}}"#]),
+            owner(),
+            Some("us-east-1"),
+            NOW
+        )
+        .is_ok()
     );
 }
 

@@ -349,6 +349,10 @@ BAD = [
     ("controller.observe=poll", ["controller.observe=poll"]),
     ("controller.awsRateLimit=0", ["controller.awsRateLimit=0"]),
     ("controller.awsRateLimit=fast", ["controller.awsRateLimit=fast"]),
+    # The binary refuses a budget outside 0.1 to 1000; the chart must not render one.
+    ("controller.awsRateLimit=0.05 (string)", ["controller.awsRateLimit=0.05"]),
+    ("controller.awsRateLimit=5000", ["controller.awsRateLimit=5000"]),
+    ("controller.awsBurst=5000", ["controller.awsBurst=5000"]),
 ]
 for what, sets in BAD:
     proc = helm_template(sets)
