@@ -7,7 +7,7 @@
 //! complete sweep that started after our last write to that mapping, and the reconcile confirms
 //! an absence with one Get before acting on it (semantics §7.3).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::api::EventSourceMapping;
-use crate::lambda::{MappingState, ObservedMapping};
+use crate::lambda::ObservedMapping;
 
 /// What the cache knows about one mapping.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,62 +42,92 @@ pub fn owner_of(esm: &EventSourceMapping) -> ObjectRef<EventSourceMapping> {
     }
 }
 
-/// One listed mapping, kept as compact JSON. The typed form is about 2 KB with its strings; at
-/// 10,000 mappings that alone would be most of the controller's memory, while a lookup parses
-/// the JSON back in microseconds.
+/// What the cache keeps of one mapping: the mapping as its last sweep (or a later read) listed
+/// it, and the resource that owns it. One entry per mapping, about 0.6 KB with its JSON: at
+/// 10,000 mappings every byte here counts.
+#[derive(Default)]
 struct Entry {
-    json: Box<str>,
+    /// The mapping as compact JSON (`None`: not listed, only owned). The typed form is about
+    /// 2 KB with its strings, while a lookup parses the JSON back in microseconds.
+    json: Option<Box<str>>,
+    owner: Option<Owner>,
+    /// The sweep that last listed it (see [`Pass::id`]).
+    listed_in: u32,
 }
 
 impl Entry {
-    fn new(mapping: &ObservedMapping) -> Option<Self> {
-        Some(Self {
-            json: serde_json::to_string(mapping).ok()?.into_boxed_str(),
-        })
-    }
-
     fn mapping(&self) -> Option<ObservedMapping> {
-        serde_json::from_str(&self.json).ok()
+        serde_json::from_str(self.json.as_deref()?).ok()
     }
 }
 
 /// The resource that owns a mapping, and what its last reconcile saw of it.
 struct Owner {
-    object: ObjectRef<EventSourceMapping>,
-    seen_modified: Option<f64>,
-    seen_state: MappingState,
+    /// `namespace/name`; neither can contain a slash.
+    object: Box<str>,
+    /// A digest of the mapping's `LastModified` and state as the resource last saw them.
+    seen: u64,
+    /// Whether that state was a transitional one (the sweep runs faster while any is).
+    busy: bool,
 }
 
 impl Owner {
-    fn busy(&self) -> bool {
-        self.seen_state.is_transitional()
+    fn new(object: &ObjectRef<EventSourceMapping>, mapping: &ObservedMapping) -> Self {
+        Self {
+            object: format!(
+                "{}/{}",
+                object.namespace.as_deref().unwrap_or_default(),
+                object.name
+            )
+            .into_boxed_str(),
+            seen: Self::digest(mapping),
+            busy: mapping.state().is_transitional(),
+        }
     }
 
-    /// Whether the listed mapping tells its resource something new. A mapping that is still
-    /// busy in the same state does not: re-reconciling it on every page would cost thousands
-    /// of idle reconciles per sweep while a wave of creates settles.
+    fn digest(mapping: &ObservedMapping) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        mapping.last_modified.map(f64::to_bits).hash(&mut hasher);
+        mapping.state.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn object(&self) -> ObjectRef<EventSourceMapping> {
+        match self.object.split_once('/') {
+            Some(("", name)) => ObjectRef::new(name),
+            Some((namespace, name)) => ObjectRef::new(name).within(namespace),
+            None => ObjectRef::new(&self.object),
+        }
+    }
+
+    /// Whether the listed mapping tells its resource something new: its configuration
+    /// (`LastModified`) or state changed. A mapping that is still busy in the same state does
+    /// not: re-reconciling it on every page would cost thousands of idle reconciles per sweep
+    /// while a wave of creates settles.
     fn sees_change(&self, listed: &ObservedMapping) -> bool {
-        listed.last_modified != self.seen_modified || listed.state() != self.seen_state
+        Self::digest(listed) != self.seen
     }
 }
 
-/// The sweep under way: when it started and which mappings its pages have listed so far.
+/// The sweep under way.
 struct Pass {
     started: Instant,
-    seen: HashSet<String>,
+    /// Marks the entries its pages list ([`Entry::listed_in`]).
+    id: u32,
 }
 
 #[derive(Default)]
 struct Region {
-    mappings: HashMap<String, Entry>,
+    mappings: HashMap<Box<str>, Entry>,
     /// When the last complete sweep started.
     swept: Option<Instant>,
     pass: Option<Pass>,
+    passes: u32,
     /// Our own writes not yet covered by a sweep.
     written: HashMap<String, Instant>,
     /// When we last wrote any mapping of this region.
     last_write: Option<Instant>,
-    owners: HashMap<String, Owner>,
     sweeper: bool,
     /// The last sweep failed (e.g. no ListEventSourceMappings permission): reconciles must
     /// not wait for a sweep that may never come.
@@ -105,11 +135,22 @@ struct Region {
 }
 
 impl Region {
+    fn entry(&mut self, uuid: &str) -> &mut Entry {
+        if !self.mappings.contains_key(uuid) {
+            self.mappings.insert(uuid.into(), Entry::default());
+        }
+        self.mappings.get_mut(uuid).expect("inserted above")
+    }
+
     fn put(&mut self, mapping: &ObservedMapping) {
-        match Entry::new(mapping) {
-            Some(entry) => self.mappings.insert(mapping.uuid.clone(), entry),
-            None => self.mappings.remove(&mapping.uuid),
-        };
+        let json = serde_json::to_string(mapping)
+            .ok()
+            .map(String::into_boxed_str);
+        self.entry(&mapping.uuid).json = json;
+    }
+
+    fn owner(&self, uuid: &str) -> Option<&Owner> {
+        self.mappings.get(uuid)?.owner.as_ref()
     }
 }
 
@@ -168,8 +209,9 @@ impl MappingCache {
         if r.written.contains_key(uuid) {
             return Lookup::Pending;
         }
-        match (r.mappings.get(uuid), r.swept) {
-            (Some(entry), _) => match entry.mapping() {
+        let entry = r.mappings.get(uuid);
+        match (entry.and_then(|e| e.json.as_ref()), r.swept) {
+            (Some(_), _) => match entry.and_then(Entry::mapping) {
                 Some(m) => Lookup::Fresh(Box::new(m)),
                 None => Lookup::Unknown,
             },
@@ -204,7 +246,6 @@ impl MappingCache {
         if let Some(r) = regions.get_mut(region) {
             r.mappings.remove(uuid);
             r.written.remove(uuid);
-            r.owners.remove(uuid);
         }
     }
 
@@ -217,34 +258,38 @@ impl MappingCache {
     ) {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
-        let owner = Owner {
-            object: owner,
-            seen_modified: mapping.last_modified,
-            seen_state: mapping.state(),
-        };
-        r.owners.insert(mapping.uuid.clone(), owner);
+        r.entry(&mapping.uuid).owner = Some(Owner::new(&owner, mapping));
     }
 
     pub fn unwatch(&self, region: &str, uuid: &str) {
-        if let Some(r) = self.regions().get_mut(region) {
-            r.owners.remove(uuid);
+        if let Some(r) = self.regions().get_mut(region)
+            && let Some(entry) = r.mappings.get_mut(uuid)
+        {
+            entry.owner = None;
+            if entry.json.is_none() {
+                r.mappings.remove(uuid);
+            }
         }
     }
 
     /// Whether writes or busy mappings are waiting for a sweep (sweep at the busy interval).
     pub fn settling(&self, region: &str) -> bool {
-        self.regions()
-            .get(region)
-            .is_some_and(|r| !r.written.is_empty() || r.owners.values().any(Owner::busy))
+        self.regions().get(region).is_some_and(|r| {
+            !r.written.is_empty()
+                || r.mappings
+                    .values()
+                    .any(|e| e.owner.as_ref().is_some_and(|o| o.busy))
+        })
     }
 
     /// Starts a sweep of the region; its pages follow through [`Self::apply_page`].
     pub fn begin_sweep(&self, region: &str, started: Instant) {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
+        r.passes = r.passes.wrapping_add(1);
         r.pass = Some(Pass {
             started,
-            seen: HashSet::new(),
+            id: r.passes,
         });
     }
 
@@ -261,23 +306,24 @@ impl MappingCache {
         {
             let mut regions = self.regions();
             let r = regions.entry(region.to_string()).or_default();
+            let pass = r.pass.as_ref().map(|p| p.id);
             for mapping in mappings {
-                if let Some(pass) = &mut r.pass {
-                    pass.seen.insert(mapping.uuid.clone());
+                if let Some(id) = pass {
+                    r.entry(&mapping.uuid).listed_in = id;
                 }
-                let owner = r.owners.get(&mapping.uuid);
+                let owner = r.owner(&mapping.uuid);
                 match r.written.get(&mapping.uuid) {
                     // The page may predate our write: keep waiting.
                     Some(at) if *at > fetched => continue,
                     Some(_) => {
+                        triggered.extend(owner.map(Owner::object));
                         r.written.remove(&mapping.uuid);
-                        triggered.extend(owner.map(|o| o.object.clone()));
                     }
                     None => {
                         if let Some(o) = owner
                             && o.sees_change(&mapping)
                         {
-                            triggered.push(o.object.clone());
+                            triggered.push(o.object());
                         }
                     }
                 }
@@ -310,16 +356,24 @@ impl MappingCache {
                 .collect();
             for uuid in covered {
                 r.written.remove(&uuid);
-                triggered.extend(r.owners.get(&uuid).map(|o| o.object.clone()));
+                triggered.extend(r.owner(&uuid).map(Owner::object));
             }
+            // Mappings this sweep did not list are gone, unless we wrote them since; an owned
+            // one keeps its owner (it is absent now) and its resource is told.
             let written = &r.written;
-            r.mappings
-                .retain(|uuid, _| pass.seen.contains(uuid) || written.contains_key(uuid));
-            for (uuid, owner) in &r.owners {
-                if !pass.seen.contains(uuid) && !r.written.contains_key(uuid) {
-                    triggered.push(owner.object.clone());
+            r.mappings.retain(|uuid, entry| {
+                if entry.listed_in == pass.id || written.contains_key(uuid.as_ref()) {
+                    return true;
                 }
-            }
+                entry.json = None;
+                match &entry.owner {
+                    Some(owner) => {
+                        triggered.push(owner.object());
+                        true
+                    }
+                    None => false,
+                }
+            });
             r.swept = Some(pass.started);
             r.failing = false;
         }
@@ -446,7 +500,13 @@ mod tests {
             Lookup::Fresh(Box::new(mapping("a", "Updating", 2.0)))
         );
         assert_eq!(triggers.try_recv().unwrap(), owner("x"));
-        assert!(!cache.settling("r") || cache.regions().get("r").unwrap().owners["a"].busy());
+        assert!(
+            !cache.settling("r")
+                || cache.regions()["r"].mappings["a"]
+                    .owner
+                    .as_ref()
+                    .is_some_and(|o| o.busy)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -480,10 +540,33 @@ mod tests {
         got.sort();
         assert_eq!(got, ["b", "c"], "b vanished, c settled; a is unchanged");
 
+        assert_eq!(cache.lookup("r", "b"), Lookup::Absent);
+
+        // Until its reconcile confirms the absence, every sweep without b tells its resource
+        // again; a mapping nobody owns is simply forgotten.
+        cache.apply_page("r", Instant::now(), vec![mapping("z", "Enabled", 1.0)]);
+        let n = cache.apply_sweep(
+            "r",
+            Instant::now(),
+            vec![mapping("a", "Enabled", 1.0), mapping("c", "Enabled", 1.0)],
+        );
+        let mut got: Vec<String> = (0..n).map(|_| triggers.try_recv().unwrap().name).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            ["b", "c"],
+            "c: its resource has not recorded Enabled yet"
+        );
+        assert!(!cache.regions()["r"].mappings.contains_key("z"));
+
         // The triggered reconciles record what they saw; b is gone (its reconcile unwatches it).
         cache.watch("r", &mapping("a", "Enabled", 1.0), owner("a"));
         cache.watch("r", &mapping("c", "Enabled", 1.0), owner("c"));
         cache.unwatch("r", "b");
+        assert!(
+            !cache.regions()["r"].mappings.contains_key("b"),
+            "nothing left of b"
+        );
         assert!(!cache.settling("r"));
         let n = cache.apply_sweep(
             "r",

@@ -50,25 +50,32 @@ impl Tracked {
     }
 }
 
+/// Entries are keyed by a digest of the resource's key, not the key itself: nothing here needs
+/// the name back, and at 10,000 resources the strings would double the map's size.
 #[derive(Default)]
 struct Tracking {
-    by_key: HashMap<String, Tracked>,
+    by_key: HashMap<u64, Tracked>,
 }
 
 impl Tracking {
+    fn digest(key: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        key.hash(&mut hasher);
+        hasher.finish()
+    }
+
     fn entry(&mut self, key: &str) -> &mut Tracked {
-        if !self.by_key.contains_key(key) {
-            self.by_key.insert(key.to_string(), Tracked::default());
-        }
-        self.by_key.get_mut(key).expect("inserted above")
+        self.by_key.entry(Self::digest(key)).or_default()
     }
 
     /// Changes the entry of `key` if there is one, dropping it once it holds nothing.
     fn update<T>(&mut self, key: &str, change: impl FnOnce(&mut Tracked) -> T) -> Option<T> {
-        let tracked = self.by_key.get_mut(key)?;
+        let digest = Self::digest(key);
+        let tracked = self.by_key.get_mut(&digest)?;
         let out = change(tracked);
         if tracked.is_empty() {
-            self.by_key.remove(key);
+            self.by_key.remove(&digest);
         }
         Some(out)
     }
