@@ -35,7 +35,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// How often an in-sync mapping is re-checked for drift (e.g. 300s, 5m).
+    /// Get mode: how often an in-sync mapping is re-checked for drift (e.g. 300s, 5m). In list
+    /// mode the sweep re-checks every mapping each --sweep-interval instead.
     #[arg(long, env = "ESM_RESYNC_PERIOD", default_value = "5m", value_parser = parse_duration)]
     resync_period: Duration,
     /// How often a stalled resource (missing function, invalid parameters, conflict) is re-checked.
