@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{FUNCTION, Harness, KINESIS, SQS, sqs};
+use support::{FUNCTION, Harness, KINESIS, OTHER_REGION, REGION, SQS, sqs};
 
 #[tokio::test]
 async fn create_records_uuid_and_becomes_ready() {
@@ -655,4 +655,245 @@ async fn a_refused_delete_is_shown_on_the_resource_and_retried() {
     );
     h.finish_deletion().await;
     assert!(h.mappings().is_empty());
+}
+
+// ---------- The region a mapping lives in ----------
+
+/// The Ready condition's message.
+fn ready_message(h: &Harness) -> String {
+    h.status()["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_changed_default_region_keeps_managing_the_mapping_where_it_is() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.settle().await;
+    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    assert_eq!(h.status()["region"], REGION, "the region is recorded");
+
+    // The operator changes --region while the resource (without spec.region) exists.
+    h.restart_with_default_region(OTHER_REGION);
+    h.model.oob_update(&uuid, &json!({"BatchSize": 9})).unwrap();
+    h.settle().await;
+
+    assert_eq!(
+        h.all_calls_in(OTHER_REGION),
+        0,
+        "nothing is looked up or created in the new default region"
+    );
+    assert!(h.mappings_in(OTHER_REGION).is_empty(), "no duplicate");
+    let mappings = h.mappings();
+    assert_eq!(mappings.len(), 1);
+    assert_eq!(
+        mappings[0]["BatchSize"], 5,
+        "drift is still fixed where the mapping is"
+    );
+    assert_eq!(h.calls("UpdateEventSourceMapping"), 1);
+    assert_eq!(h.status()["uuid"], uuid.as_str());
+    assert_eq!(h.status()["region"], REGION);
+    assert!(
+        !h.event_reasons().contains(&"DeletedOutOfBand".to_string()),
+        "{:?}",
+        h.event_reasons()
+    );
+}
+
+#[tokio::test]
+async fn a_changed_default_region_keeps_managing_the_mapping_in_list_mode() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.settle().await;
+    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+
+    h.restart_with_default_region(OTHER_REGION);
+    h.model.oob_update(&uuid, &json!({"BatchSize": 9})).unwrap();
+    h.settle().await;
+
+    assert_eq!(h.calls_in(OTHER_REGION, "CreateEventSourceMapping"), 0);
+    assert_eq!(h.calls_in(OTHER_REGION, "GetEventSourceMapping"), 0);
+    assert!(h.mappings_in(OTHER_REGION).is_empty(), "no duplicate");
+    assert_eq!(h.mappings().len(), 1);
+    assert_eq!(h.mappings()[0]["BatchSize"], 5);
+    assert_eq!(h.status()["uuid"], uuid.as_str());
+}
+
+#[tokio::test]
+async fn deleting_after_a_default_region_change_deletes_the_mapping_where_it_is() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({})));
+    h.settle().await;
+    h.restart_with_default_region(OTHER_REGION);
+    h.mark_deleted();
+
+    let err = h.reconcile().await.unwrap_err();
+    assert_eq!(err.category(), "deleting");
+    assert_eq!(h.calls("DeleteEventSourceMapping"), 1);
+    assert!(
+        h.object().is_some(),
+        "the finalizer holds while Lambda deletes the mapping"
+    );
+    h.finish_deletion().await;
+    assert!(h.mappings().is_empty(), "no orphan in the mapping's region");
+    assert_eq!(h.all_calls_in(OTHER_REGION), 0);
+    assert!(h.event_reasons().contains(&"Deleted".to_string()));
+}
+
+#[tokio::test]
+async fn a_create_interrupted_before_a_default_region_change_is_found_where_it_was_sent() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({})));
+    h.reconcile().await.unwrap(); // finalizer
+    // The controller stops right after Create, before the UUID is recorded...
+    h.kube.state.lock().unwrap().fail_status_write_containing = Some("\"uuid\"".into());
+    assert!(h.reconcile().await.is_err());
+    assert!(h.status()["createRequestedAt"].is_string());
+    assert_eq!(
+        h.status()["region"],
+        REGION,
+        "the create marker names the region the Create went to"
+    );
+    // ...and comes back with another default region.
+    h.restart_with_default_region(OTHER_REGION);
+    h.settle().await;
+
+    assert_eq!(h.calls_in(OTHER_REGION, "CreateEventSourceMapping"), 0);
+    assert!(h.mappings_in(OTHER_REGION).is_empty(), "no duplicate");
+    assert_eq!(h.mappings().len(), 1);
+    assert_eq!(h.status()["uuid"], h.mappings()[0]["UUID"]);
+    assert!(h.event_reasons().contains(&"Recovered".to_string()));
+}
+
+#[tokio::test]
+async fn a_status_from_before_status_region_uses_the_region_in_the_arn() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.settle().await;
+    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    // As a controller without status.region wrote it: the ARN is the only record of the region.
+    {
+        let mut st = h.kube.state.lock().unwrap();
+        let status = &mut st.objects.get_mut("orders").unwrap()["status"];
+        status.as_object_mut().unwrap().remove("region");
+        assert!(
+            status["eventSourceMappingARN"]
+                .as_str()
+                .unwrap()
+                .contains(":us-east-1:")
+        );
+    }
+    h.restart_with_default_region(OTHER_REGION);
+    h.model.oob_update(&uuid, &json!({"BatchSize": 9})).unwrap();
+    h.settle().await;
+
+    assert_eq!(h.all_calls_in(OTHER_REGION), 0);
+    assert_eq!(h.mappings()[0]["BatchSize"], 5);
+    assert_eq!(
+        h.status()["region"],
+        REGION,
+        "the next status write records the region"
+    );
+
+    h.mark_deleted();
+    h.finish_deletion().await;
+    assert!(h.mappings().is_empty());
+    assert_eq!(h.all_calls_in(OTHER_REGION), 0);
+}
+
+#[tokio::test]
+async fn a_mapping_deleted_out_of_band_after_a_default_region_change_is_recreated_in_the_new_default()
+ {
+    // Once nothing is recorded, the resource follows the default region like a new one.
+    let mut h = Harness::new();
+    h.apply(sqs(json!({})));
+    h.settle().await;
+    let old = h.status()["uuid"].as_str().unwrap().to_string();
+    h.restart_with_default_region(OTHER_REGION);
+    h.model.oob_delete(&old).unwrap();
+    h.clock.advance(Duration::from_secs(2));
+
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.calls_in(OTHER_REGION, "CreateEventSourceMapping"),
+        0,
+        "the pass that finds it gone creates nothing"
+    );
+    assert!(h.status().get("uuid").is_none() && h.status().get("region").is_none());
+    let message = ready_message(&h);
+    assert!(
+        message.contains(&format!("{old} in {REGION}")) && message.contains(OTHER_REGION),
+        "{message}"
+    );
+
+    h.settle().await;
+    let created = h.mappings_in(OTHER_REGION);
+    assert_eq!(created.len(), 1);
+    assert!(h.mappings().is_empty());
+    assert_eq!(h.status()["uuid"], created[0]["UUID"]);
+    assert_eq!(h.status()["region"], OTHER_REGION);
+    assert!(h.event_reasons().contains(&"DeletedOutOfBand".to_string()));
+}
+
+#[tokio::test]
+async fn an_explicit_spec_region_other_than_the_recorded_one_stalls() {
+    // The admission rule keeps spec.region from changing; this is what the controller does
+    // when the rule was bypassed (the API double has no admission).
+    let mut h = Harness::new();
+    h.apply(sqs(json!({"region": REGION})));
+    h.settle().await;
+    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    h.apply(sqs(json!({"region": OTHER_REGION})));
+
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "RegionChanged".into())
+    );
+    let message = ready_message(&h);
+    for part in [
+        format!("spec.region is {OTHER_REGION}"),
+        format!("mapping {uuid} is in {REGION}"),
+        format!("Set spec.region back to {REGION}"),
+    ] {
+        assert!(message.contains(&part), "{part:?} in {message}");
+    }
+    assert_eq!(h.all_calls_in(OTHER_REGION), 0);
+    assert_eq!(h.mappings().len(), 1, "the mapping is left as it is");
+    assert_eq!(h.status()["uuid"], uuid.as_str());
+    let warnings = |h: &Harness| {
+        h.event_reasons()
+            .iter()
+            .filter(|r| *r == "RegionChanged")
+            .count()
+    };
+    assert_eq!(warnings(&h), 1);
+    h.reconcile().await.unwrap();
+    assert_eq!(warnings(&h), 1, "one event per transition");
+
+    // Putting spec.region back resumes management.
+    h.apply(sqs(json!({"region": REGION})));
+    h.settle().await;
+    assert_eq!(h.condition("Stalled").0, "Absent");
+    assert_eq!(h.status()["uuid"], uuid.as_str());
+    assert_eq!(h.all_calls_in(OTHER_REGION), 0);
+}
+
+#[tokio::test]
+async fn deleting_a_resource_stalled_on_a_region_change_deletes_the_recorded_mapping() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({"region": REGION})));
+    h.settle().await;
+    h.apply(sqs(json!({"region": OTHER_REGION})));
+    h.reconcile().await.unwrap();
+    assert_eq!(h.condition("Stalled").1, "RegionChanged");
+
+    h.mark_deleted();
+    h.finish_deletion().await;
+    assert!(h.mappings().is_empty(), "deleted where it was");
+    assert_eq!(h.all_calls_in(OTHER_REGION), 0);
 }

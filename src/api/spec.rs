@@ -242,8 +242,10 @@ pub struct EventSourceMappingSpec {
     #[x_kube(validation = kube::core::Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('esm-controller.dev/') && size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256)").message("tag keys must be 1-128 characters, values at most 256, and keys must not start with 'aws:' or 'esm-controller.dev/'").reason(kube::core::Reason::FieldValueInvalid))]
     pub tags: Option<BTreeMap<String, String>>,
 
-    /// AWS region of the mapping, e.g. `eu-west-1`. Defaults to the controller's region.
-    /// Cannot change after creation.
+    /// AWS region of the mapping, e.g. `eu-west-1`. Defaults to the controller's region when
+    /// the mapping is created; the region it was created in is kept in status.region, and the
+    /// mapping stays there if the controller's default region changes later. Cannot change after
+    /// creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1}$"))]
     pub region: Option<String>,

@@ -17,6 +17,12 @@ pub struct EventSourceMappingStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub event_source_mapping_arn: Option<String>,
+    /// AWS region the mapping is in (or, while createRequestedAt is set, the region it is being
+    /// created in). Once a mapping is recorded, the controller manages and deletes it in this
+    /// region, even if the controller's default region changes later. Not set while no mapping
+    /// is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Full ARN of the function the mapping invokes, as Lambda reports it.
     #[serde(
         rename = "functionARN",

@@ -48,13 +48,14 @@ pub async fn reconcile<L: LambdaPort>(
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
     let key = object_key(esm.as_ref());
     let timer = ctx.metrics.reconcile_started(&key);
-    if let Some(region) = esm
-        .spec
-        .region
-        .as_ref()
-        .or(ctx.settings.default_region.as_ref())
-    {
-        super::sweep::ensure_sweeper(&ctx, region);
+    // The sweep that observes this resource is its region's: once a mapping is recorded, the
+    // recorded region, whatever the default region says now.
+    if let Ok(region) = plan::region_of(
+        &esm.spec,
+        esm.status.as_ref(),
+        ctx.settings.default_region.as_deref(),
+    ) {
+        super::sweep::ensure_sweeper(&ctx, region.name());
     }
     let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
         match event {
@@ -107,14 +108,27 @@ async fn apply<L: LambdaPort>(
     let mut report = Report::new(esm);
     let owner = Owner::of(esm, &settings.cluster_name);
 
+    // The region every call below goes to: a recorded mapping's own, even if the default
+    // region changed since (see plan::region).
+    let region = match plan::region_of(
+        &esm.spec,
+        esm.status.as_ref(),
+        settings.default_region.as_deref(),
+    ) {
+        Ok(region) => region,
+        Err(e) => {
+            let verdict = Verdict::stalled("InvalidSpec", e.to_string());
+            return stall(esm, api, ctx, &mut report, verdict).await;
+        }
+    };
+    if let Some(verdict) = plan::region::region_moved(&esm.spec, esm.status.as_ref(), &region) {
+        // Creating in the spec's region would leave a second mapping processing the same
+        // events; nothing is sent to either region until the user decides.
+        return stall(esm, api, ctx, &mut report, verdict).await;
+    }
     // A spec the API server let through but we cannot use (CEL cannot parse JSON or read the
     // clock): say which field and why, and send nothing to AWS.
-    let desired = match Desired::from_spec(
-        &esm.spec,
-        owner.clone(),
-        settings.default_region.as_deref(),
-        now_epoch(),
-    ) {
+    let desired = match Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch()) {
         Ok(desired) => desired,
         Err(e) => {
             let verdict = Verdict::stalled("InvalidSpec", e.to_string());
@@ -175,7 +189,7 @@ async fn apply<L: LambdaPort>(
         && observation.discovery != Discovery::Recorded
     {
         // Record the identity before anything else.
-        report.record_mapping(mapping);
+        report.record_mapping(&desired.region, mapping);
         report.status.create_requested_at = None;
         report.write(api).await?;
         let (reason, note) = match observation.discovery {
@@ -196,6 +210,39 @@ async fn apply<L: LambdaPort>(
             .await;
     }
     if let Observed::Gone { uuid } = &observation.observed {
+        report.clear_mapping();
+        // Nothing is recorded any more, so the new mapping goes where a new one goes: the spec's
+        // region, or the default region as it is now. When that is not the region the old
+        // mapping was in (the default changed), the next pass creates it from the cleared
+        // status, so that its create marker, sweep and crash lookup all name the new region.
+        let new_region =
+            plan::region::region_for_new(&esm.spec, settings.default_region.as_deref());
+        if new_region.as_deref() != Ok(desired.region.as_str()) {
+            let old = &desired.region;
+            let next = match &new_region {
+                Ok(new) => format!(
+                    "creating it again in {new}, the controller's default region now (spec.region is not set)"
+                ),
+                Err(e) => format!("it cannot be created again: {e}"),
+            };
+            let note =
+                format!("mapping {uuid} in {old} was deleted outside the controller; {next}");
+            let verdict = Verdict::progressing("Recreating", note.clone());
+            report.verdict(&verdict);
+            // Status first: if the write fails, the retry must not publish the event twice.
+            report.write(api).await?;
+            ctx.events
+                .publish(
+                    esm,
+                    EventType::Warning,
+                    "DeletedOutOfBand",
+                    "Recreate",
+                    note,
+                )
+                .await;
+            log_outcome(ctx, esm, &report, &verdict);
+            return Ok(ctx.requeue(&key, Duration::from_secs(1)));
+        }
         ctx.events
             .publish(
                 esm,
@@ -205,7 +252,6 @@ async fn apply<L: LambdaPort>(
                 format!("mapping {uuid} was deleted outside the controller; creating it again"),
             )
             .await;
-        report.clear_mapping();
     }
 
     // Plan.
@@ -215,7 +261,7 @@ async fn apply<L: LambdaPort>(
             // Lambda moved on: wait a short time again for the next step.
             ctx.backoff.reset(&key, Track::Busy);
         }
-        report.record_mapping(mapping);
+        report.record_mapping(&desired.region, mapping);
         report.status.create_requested_at = None;
         if plan.action == Action::None && tags.is_some() {
             // Tags were read and needed no change.
@@ -248,13 +294,16 @@ async fn apply<L: LambdaPort>(
             if report.status.create_requested_at.is_none() {
                 report.status.create_requested_at = Some(jiff::Timestamp::now().to_string());
             }
+            // With the marker, the region the Create goes to: the lookup after a crash must
+            // search there even if the default region changes before it runs.
+            report.status.region = Some(region.to_string());
             report.write(api).await?;
             match ctx.lambda.create_mapping(region, &request).await {
                 Ok(mapping) => {
                     ctx.backoff.reset(&key, Track::Busy);
                     ctx.wrote(region, &mapping, esm);
                     ctx.remember_created(&uid, Some((&mapping.uuid, &digest)));
-                    report.record_mapping(&mapping);
+                    report.record_mapping(region, &mapping);
                     report.status.create_requested_at = None;
                     report.verdict(&plan.verdict);
                     report.status.applied_fields = applied_names(&desired);
@@ -300,7 +349,7 @@ async fn apply<L: LambdaPort>(
             Ok(mapping) => {
                 ctx.backoff.reset(&key, Track::Busy);
                 ctx.wrote(region, &mapping, esm);
-                report.record_mapping(&mapping);
+                report.record_mapping(region, &mapping);
                 report.status.applied_fields = applied_names(&desired);
                 report.verdict(&plan.verdict);
                 let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
@@ -577,7 +626,7 @@ async fn resolve_conflict<L: LambdaPort>(
     for (mapping, tags) in &found {
         let verdict = plan::ownership(lookup.owner, &mapping.uuid, tags, annotation);
         if verdict != Ownership::Foreign {
-            report.record_mapping(mapping);
+            report.record_mapping(region, mapping);
             report.status.create_requested_at = None;
             report.verdict(&Verdict::progressing(
                 "Adopting",
@@ -628,15 +677,17 @@ async fn cleanup<L: LambdaPort>(
 ) -> Result<Requeue, Error> {
     let owner = Owner::of(esm, &ctx.settings.cluster_name);
     let mut report = Report::new(esm);
-    let Some(region) = esm
-        .spec
-        .region
-        .clone()
-        .or_else(|| ctx.settings.default_region.clone())
-    else {
-        // Without a region nothing can ever have been created.
+    // The recorded region when a mapping is recorded: deleting in the default region of the
+    // moment would find nothing there, release the finalizer and orphan the mapping.
+    let Ok(region) = plan::region_of(
+        &esm.spec,
+        esm.status.as_ref(),
+        ctx.settings.default_region.as_deref(),
+    ) else {
+        // Nothing recorded and no region to have created it in: nothing was ever created.
         return Ok(Requeue::await_change());
     };
+    let region = region.name().to_string();
     let observed = if esm.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
         Observed::Nothing
     } else {
@@ -682,7 +733,7 @@ async fn cleanup<L: LambdaPort>(
         }
         DeletePlan::Wait { uuid, state } => {
             if let Observed::Found { mapping, .. } = &observed {
-                report.record_mapping(mapping);
+                report.record_mapping(&region, mapping);
                 report.verdict(&Verdict::progressing(
                     "Deleting",
                     format!("waiting for Lambda: mapping {uuid} is {state}"),
@@ -700,7 +751,7 @@ async fn cleanup<L: LambdaPort>(
                 if let Some(cache) = &ctx.cache {
                     cache.unwatch(&region, &uuid);
                 }
-                report.record_mapping(&mapping);
+                report.record_mapping(&region, &mapping);
                 report.verdict(&Verdict::progressing(
                     "Deleting",
                     format!("deleting mapping {uuid}"),

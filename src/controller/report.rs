@@ -31,10 +31,12 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// Copies what Lambda says about the mapping into status.
-    pub fn record_mapping(&mut self, mapping: &ObservedMapping) {
+    /// Copies what Lambda says about the mapping into status, with the region it was found in
+    /// (from then on the resource is managed there; see [`crate::plan::region`]).
+    pub fn record_mapping(&mut self, region: &str, mapping: &ObservedMapping) {
         let s = &mut self.status;
         s.uuid = Some(mapping.uuid.clone());
+        s.region = Some(region.to_string());
         s.event_source_mapping_arn = mapping
             .arn
             .clone()
@@ -54,6 +56,7 @@ impl<'a> Report<'a> {
     pub fn clear_mapping(&mut self) {
         let s = &mut self.status;
         s.uuid = None;
+        s.region = None;
         s.event_source_mapping_arn = None;
         s.function_arn = None;
         s.state = None;
@@ -81,6 +84,12 @@ impl<'a> Report<'a> {
 
     /// Writes the status if it changed; afterwards the new status is the baseline.
     pub async fn write(&mut self, api: &Api<EventSourceMapping>) -> Result<(), kube::Error> {
+        // status.region names where the recorded mapping or create is. Once neither is recorded
+        // (a create Lambda refused, a mapping that is gone), a region left behind would claim a
+        // mapping where there is none; clearing it here covers every path that drops them.
+        if self.status.uuid.is_none() && self.status.create_requested_at.is_none() {
+            self.status.region = None;
+        }
         if self.status == self.before {
             return Ok(());
         }

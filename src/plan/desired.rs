@@ -216,23 +216,16 @@ pub struct Desired {
 }
 
 impl Desired {
-    /// Validates and converts a spec. `now_epoch` guards "not in the future" rules.
+    /// Validates and converts a spec. `region` is the resource's region as
+    /// [`super::region_of`] resolved it (it may be a recorded region, not the spec's);
+    /// `now_epoch` guards "not in the future" rules.
     pub fn from_spec(
         spec: &EventSourceMappingSpec,
         owner: Owner,
-        default_region: Option<&str>,
+        region: &str,
         now_epoch: f64,
     ) -> Result<Self, SpecError> {
-        let region = spec
-            .region
-            .clone()
-            .or_else(|| default_region.map(str::to_string))
-            .ok_or_else(|| {
-                spec_error(
-                    "region",
-                    "no region is set and the controller has no default region (set spec.region or AWS_REGION)",
-                )
-            })?;
+        let region = region.to_string();
         if spec.event_source_arn.is_some() == spec.self_managed_event_source.is_some() {
             return Err(spec_error(
                 "eventSourceARN",

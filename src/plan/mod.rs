@@ -7,6 +7,7 @@
 
 pub mod desired;
 pub mod diff;
+pub mod region;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::{DeletionPolicy, EventSourceMappingStatus};
 use crate::lambda::types::{MappingFields, MappingState, ObservedMapping};
 pub use desired::{Desired, Field, Owner, SourceKind, SpecError};
+pub use region::{Region, region_of};
 pub use report::Verdict;
 
 /// What the controller found in Lambda for a resource.

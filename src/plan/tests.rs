@@ -40,7 +40,7 @@ fn kinesis_spec() -> EventSourceMappingSpec {
 }
 
 fn desired(spec: &EventSourceMappingSpec) -> Desired {
-    Desired::from_spec(spec, owner(), Some("us-east-1"), NOW).expect("spec converts")
+    Desired::from_spec(spec, owner(), "us-east-1", NOW).expect("spec converts")
 }
 
 /// A mapping as Lambda returns it for an SQS source created with defaults.
@@ -961,13 +961,13 @@ fn spec_errors_name_the_field() {
     let bad_pattern = spec(
         json!({"eventSourceARN": SQS, "functionName": "f", "filterCriteria": {"filters": [{"pattern": "{not json"}]}}),
     );
-    let err = Desired::from_spec(&bad_pattern, owner(), Some("us-east-1"), NOW).unwrap_err();
+    let err = Desired::from_spec(&bad_pattern, owner(), "us-east-1", NOW).unwrap_err();
     assert_eq!(err.field, "filterCriteria.filters[0].pattern");
 
     let future = spec(
         json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "2099-01-01T00:00:00Z"}),
     );
-    let err = Desired::from_spec(&future, owner(), Some("us-east-1"), NOW).unwrap_err();
+    let err = Desired::from_spec(&future, owner(), "us-east-1", NOW).unwrap_err();
     assert_eq!(err.field, "startingPositionTimestamp");
     assert!(err.message.contains("future"));
 
@@ -975,19 +975,17 @@ fn spec_errors_name_the_field() {
         json!({"eventSourceARN": KINESIS, "functionName": "f", "startingPosition": "AT_TIMESTAMP", "startingPositionTimestamp": "yesterday"}),
     );
     assert_eq!(
-        Desired::from_spec(&garbled, owner(), Some("us-east-1"), NOW)
+        Desired::from_spec(&garbled, owner(), "us-east-1", NOW)
             .unwrap_err()
             .field,
         "startingPositionTimestamp"
     );
 
-    let err = Desired::from_spec(&sqs_spec(), owner(), None, NOW).unwrap_err();
-    assert_eq!(err.field, "region");
     assert_eq!(
         Desired::from_spec(
             &spec(json!({"functionName": "f"})),
             owner(),
-            Some("us-east-1"),
+            "us-east-1",
             NOW
         )
         .unwrap_err()
@@ -1005,7 +1003,7 @@ fn filter_pattern_errors_give_the_field_path_and_the_reason() {
         )
     };
     let error = |patterns: &[&str]| {
-        Desired::from_spec(&with_patterns(patterns), owner(), Some("us-east-1"), NOW)
+        Desired::from_spec(&with_patterns(patterns), owner(), "us-east-1", NOW)
             .unwrap_err()
             .to_string()
     };
@@ -1025,7 +1023,7 @@ fn filter_pattern_errors_give_the_field_path_and_the_reason() {
         Desired::from_spec(
             &with_patterns(&[r#"{"body": {"type": ["order"]}}"#]),
             owner(),
-            Some("us-east-1"),
+            "us-east-1",
             NOW
         )
         .is_ok()
@@ -1041,13 +1039,6 @@ fn timestamps_go_to_the_wire_as_epoch_seconds() {
         desired(&s).fields.starting_position_timestamp,
         Some(1_767_225_600.0)
     );
-}
-
-#[test]
-fn region_defaults_to_the_controller_and_spec_wins() {
-    assert_eq!(desired(&sqs_spec()).region, "us-east-1");
-    let s = spec(json!({"eventSourceARN": SQS, "functionName": "f", "region": "eu-west-1"}));
-    assert_eq!(desired(&s).region, "eu-west-1");
 }
 
 #[test]

@@ -22,9 +22,26 @@ use serde_json::{Value, json};
 
 // ---------- Lambda: the emulator model behind the port ----------
 
+/// The region the harness's controller defaults to, and [`Harness::model`]'s.
+pub const REGION: &str = "us-east-1";
+/// A second emulated region, for resources whose region is not the default.
+pub const OTHER_REGION: &str = "eu-west-1";
+
 #[derive(Clone)]
 pub struct ModelPort {
-    pub model: Model,
+    /// One model per emulated region: a call sees only its own region's mappings, as in AWS.
+    pub regions: Arc<BTreeMap<String, Model>>,
+}
+
+impl ModelPort {
+    pub fn at(&self, region: &str) -> &Model {
+        self.regions.get(region).unwrap_or_else(|| {
+            panic!(
+                "a call went to {region}, which the harness does not model ({:?})",
+                self.regions.keys().collect::<Vec<_>>()
+            )
+        })
+    }
 }
 
 fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
@@ -49,52 +66,52 @@ fn mapping(
 impl LambdaPort for ModelPort {
     async fn create_mapping(
         &self,
-        _region: &str,
+        region: &str,
         request: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(request).unwrap();
         mapping(
             "CreateEventSourceMapping",
-            self.model.create_event_source_mapping(&body),
+            self.at(region).create_event_source_mapping(&body),
         )
     }
-    async fn get_mapping(&self, _region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+    async fn get_mapping(&self, region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
         mapping(
             "GetEventSourceMapping",
-            self.model.get_event_source_mapping(uuid),
+            self.at(region).get_event_source_mapping(uuid),
         )
     }
     async fn update_mapping(
         &self,
-        _region: &str,
+        region: &str,
         uuid: &str,
         patch: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(patch).unwrap();
         mapping(
             "UpdateEventSourceMapping",
-            self.model.update_event_source_mapping(uuid, &body),
+            self.at(region).update_event_source_mapping(uuid, &body),
         )
     }
     async fn delete_mapping(
         &self,
-        _region: &str,
+        region: &str,
         uuid: &str,
     ) -> Result<ObservedMapping, LambdaError> {
         mapping(
             "DeleteEventSourceMapping",
-            self.model.delete_event_source_mapping(uuid),
+            self.at(region).delete_event_source_mapping(uuid),
         )
     }
     async fn list_mappings(
         &self,
-        _region: &str,
+        region: &str,
         filter: &ListFilter,
         marker: Option<&str>,
     ) -> Result<MappingPage, LambdaError> {
         let op = "ListEventSourceMappings";
         let v = self
-            .model
+            .at(region)
             .list_event_source_mappings(
                 filter.event_source_arn.as_deref(),
                 filter.function_name.as_deref(),
@@ -109,30 +126,30 @@ impl LambdaPort for ModelPort {
     }
     async fn tag_resource(
         &self,
-        _region: &str,
+        region: &str,
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), LambdaError> {
-        self.model
+        self.at(region)
             .tag_resource(arn, tags)
             .map_err(|e| to_lambda_error("TagResource", e))
     }
     async fn untag_resource(
         &self,
-        _region: &str,
+        region: &str,
         arn: &str,
         keys: &[String],
     ) -> Result<(), LambdaError> {
-        self.model
+        self.at(region)
             .untag_resource(arn, keys)
             .map_err(|e| to_lambda_error("UntagResource", e))
     }
     async fn list_tags(
         &self,
-        _region: &str,
+        region: &str,
         arn: &str,
     ) -> Result<BTreeMap<String, String>, LambdaError> {
-        self.model
+        self.at(region)
             .list_tags(arn)
             .map_err(|e| to_lambda_error("ListTags", e))
     }
@@ -315,7 +332,10 @@ pub fn sqs(extra: Value) -> Value {
 }
 
 pub struct Harness {
+    /// The default region's ([`REGION`]) Lambda.
     pub model: Model,
+    /// Every emulated region's Lambda, as the controller reaches them.
+    pub port: ModelPort,
     pub clock: ManualClock,
     pub kube: KubeDouble,
     pub ctx: Arc<Context<ModelPort>>,
@@ -328,16 +348,12 @@ impl Harness {
     /// Observes through the shared List sweep; tests run the sweeps by hand ([`Self::sweep`]).
     pub fn list_mode() -> Self {
         let h = Self::new();
-        let ctx = Context::new(
-            h.kube.client(),
-            ModelPort {
-                model: h.model.clone(),
-            },
-            h.ctx.settings.clone(),
-        )
-        .with_cache(Arc::new(
-            esm_controller::controller::cache::MappingCache::new(Duration::ZERO, Duration::ZERO),
-        ));
+        let ctx = Context::new(h.kube.client(), h.port.clone(), h.ctx.settings.clone()).with_cache(
+            Arc::new(esm_controller::controller::cache::MappingCache::new(
+                Duration::ZERO,
+                Duration::ZERO,
+            )),
+        );
         Self {
             ctx: Arc::new(ctx),
             ..h
@@ -347,13 +363,19 @@ impl Harness {
     /// A new controller process (fresh memory) against the same Lambda and API server, as after
     /// a crash and restart.
     pub fn restart_controller(&mut self) {
-        let mut ctx = Context::new(
-            self.kube.client(),
-            ModelPort {
-                model: self.model.clone(),
-            },
-            self.ctx.settings.clone(),
-        );
+        self.restart_with(self.ctx.settings.clone());
+    }
+
+    /// A restart with another default region (`--region`, `AWS_REGION`), as when an operator
+    /// changes the flag while resources exist.
+    pub fn restart_with_default_region(&mut self, region: &str) {
+        let mut settings = self.ctx.settings.clone();
+        settings.default_region = Some(region.to_string());
+        self.restart_with(settings);
+    }
+
+    fn restart_with(&mut self, settings: Settings) {
+        let mut ctx = Context::new(self.kube.client(), self.port.clone(), settings);
         if let Some(cache) = &self.ctx.cache {
             ctx = ctx.with_cache(Arc::new(
                 esm_controller::controller::cache::MappingCache::new(
@@ -365,37 +387,50 @@ impl Harness {
         self.ctx = Arc::new(ctx);
     }
 
-    /// One complete List sweep into the cache (list mode); returns how many resources it triggered.
+    /// One complete List sweep of every emulated region into the cache (list mode); returns how
+    /// many resources it triggered.
     pub async fn sweep(&self) -> usize {
         let cache = self.ctx.cache.as_ref().expect("list mode");
-        esm_controller::controller::sweep::sweep_once(&self.ctx.lambda, cache, "us-east-1")
-            .await
-            .unwrap()
+        let mut triggered = 0;
+        for region in self.port.regions.keys() {
+            triggered +=
+                esm_controller::controller::sweep::sweep_once(&self.ctx.lambda, cache, region)
+                    .await
+                    .unwrap();
+        }
+        triggered
     }
 
     pub fn new() -> Self {
-        let (model, clock) = Model::with_manual_clock(ModelConfig {
+        let config = |region: &str| ModelConfig {
+            region: region.into(),
             transition_delay: Duration::from_secs(1),
             deleting_delay: Duration::from_secs(1),
             rate_limit_per_second: None,
             ..ModelConfig::default()
-        });
+        };
+        let (model, clock) = Model::with_manual_clock(config(REGION));
+        let other = Model::with_shared_clock(config(OTHER_REGION), &clock);
+        // The function exists in both regions, so a Create sent to the wrong one would succeed
+        // and show up as a duplicate instead of failing quietly.
         model.seed_function(FUNCTION);
+        other.seed_function(FUNCTION);
+        let port = ModelPort {
+            regions: Arc::new(BTreeMap::from([
+                (REGION.to_string(), model.clone()),
+                (OTHER_REGION.to_string(), other),
+            ])),
+        };
         let kube = KubeDouble::default();
         let settings = Settings {
             cluster_name: "test".into(),
-            default_region: Some("us-east-1".into()),
+            default_region: Some(REGION.into()),
             ..Settings::default()
         };
-        let ctx = Arc::new(Context::new(
-            kube.client(),
-            ModelPort {
-                model: model.clone(),
-            },
-            settings,
-        ));
+        let ctx = Arc::new(Context::new(kube.client(), port.clone(), settings));
         Self {
             model,
+            port,
             clock,
             kube,
             ctx,
@@ -464,8 +499,23 @@ impl Harness {
             .collect()
     }
 
+    /// Calls of `op` in the default region ([`REGION`]).
     pub fn calls(&self, op: &str) -> u64 {
-        self.model.call_counts().get(op).copied().unwrap_or(0)
+        self.calls_in(REGION, op)
+    }
+
+    pub fn calls_in(&self, region: &str, op: &str) -> u64 {
+        self.port
+            .at(region)
+            .call_counts()
+            .get(op)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every call that reached the region, of any operation.
+    pub fn all_calls_in(&self, region: &str) -> u64 {
+        self.port.at(region).call_counts().values().sum()
     }
 
     pub fn write_calls(&self) -> u64 {
@@ -535,7 +585,12 @@ impl Harness {
         panic!("finalizer was never released: {:?}", self.object());
     }
 
+    /// The mappings in the default region ([`REGION`]).
     pub fn mappings(&self) -> Vec<Value> {
         self.model.mappings()
+    }
+
+    pub fn mappings_in(&self, region: &str) -> Vec<Value> {
+        self.port.at(region).mappings()
     }
 }

@@ -128,6 +128,12 @@ impl Model {
         )
     }
 
+    /// A model on an existing manual clock: one model per emulated region, all moved by one
+    /// `advance`.
+    pub fn with_shared_clock(config: ModelConfig, clock: &ManualClock) -> Model {
+        Self::with_clock(config, Clock::Manual(clock.clone()))
+    }
+
     fn with_clock(config: ModelConfig, clock: Clock) -> Model {
         Model {
             world: Arc::new(Mutex::new(World::new(config, clock))),
