@@ -206,6 +206,11 @@ impl MappingCache {
         let Some(r) = regions.get(region) else {
             return Lookup::Unknown;
         };
+        // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
+        // our write would never end: the reconcile asks Lambda instead.
+        if r.failing {
+            return Lookup::Unknown;
+        }
         if r.written.contains_key(uuid) {
             return Lookup::Pending;
         }
@@ -269,6 +274,20 @@ impl MappingCache {
             if entry.json.is_none() {
                 r.mappings.remove(uuid);
             }
+        }
+    }
+
+    /// The resource is gone: no mapping triggers it any more. A scan of every entry, for the rare
+    /// case of a resource deleted without its finalizer (the normal path unwatches by UUID).
+    pub fn forget_owner(&self, namespace: &str, name: &str) {
+        let object = format!("{namespace}/{name}");
+        for r in self.regions().values_mut() {
+            r.mappings.retain(|_, entry| {
+                if entry.owner.as_ref().is_some_and(|o| *o.object == *object) {
+                    entry.owner = None;
+                }
+                entry.owner.is_some() || entry.json.is_some()
+            });
         }
     }
 
@@ -423,6 +442,14 @@ impl MappingCache {
             r.failing = true;
         }
         self.swept.notify_waiters();
+    }
+
+    /// Whether the region's sweeps work: one has completed and the last one did not fail. Only
+    /// then do they stand in for per-resource re-checks.
+    pub fn sweeping(&self, region: &str) -> bool {
+        self.regions()
+            .get(region)
+            .is_some_and(|r| r.swept.is_some() && !r.failing)
     }
 
     /// Whether a reconcile should wait for the region's first sweep: none has completed yet,
@@ -655,12 +682,41 @@ mod tests {
             .await
             .expect("waiters are woken");
         assert!(!cache.awaiting_first_sweep("r"));
+        assert!(!cache.sweeping("r"), "Ready resources keep their resync");
         assert_eq!(
             cache.lookup("r", "a"),
             Lookup::Unknown,
             "so the reconcile asks Lambda"
         );
-        cache.apply_sweep("r", Instant::now(), vec![]);
+        cache.apply_sweep("r", Instant::now(), vec![mapping("b", "Enabled", 1.0)]);
+        assert!(cache.sweeping("r"));
         assert_eq!(cache.lookup("r", "a"), Lookup::Absent);
+
+        // A later failure: our write is not waited for, and the stale copy is not trusted.
+        cache.wrote("r", "a");
+        cache.sweep_failed("r");
+        assert!(!cache.sweeping("r"));
+        assert_eq!(cache.lookup("r", "a"), Lookup::Unknown);
+        assert_eq!(cache.lookup("r", "b"), Lookup::Unknown);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_gone_without_its_finalizer_is_no_longer_triggered() {
+        let (cache, mut triggers) = swept_and_watched(vec![
+            mapping("a", "Enabled", 1.0),
+            mapping("b", "Enabled", 1.0),
+        ]);
+        cache.watch("r", &mapping("gone", "Creating", 1.0), owner("gone"));
+        cache.forget_owner("ns", "gone");
+        cache.forget_owner("ns", "a");
+        // a changes and b vanishes: only b's resource still exists to be told.
+        let n = cache.apply_sweep("r", Instant::now(), vec![mapping("a", "Enabled", 2.0)]);
+        assert_eq!(n, 1);
+        assert_eq!(triggers.try_recv().unwrap(), owner("b"));
+        assert!(
+            !cache.settling("r"),
+            "a forgotten busy owner does not keep the fast sweep"
+        );
+        assert!(!cache.regions()["r"].mappings.contains_key("gone"));
     }
 }

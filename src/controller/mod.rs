@@ -232,12 +232,12 @@ impl<L: LambdaPort> Context<L> {
 
     /// When a Ready resource is looked at next. In list mode, only on a change: the sweep reads
     /// every mapping each interval and triggers the resource whose mapping changed, so a timer
-    /// per resource (10,000 of them in kube's scheduler) would only repeat it. In get mode, at
-    /// the resync period.
-    pub fn idle(&self, key: &str) -> Action {
+    /// per resource (10,000 of them in kube's scheduler) would only repeat it. In get mode, and
+    /// while the region's sweeps fail, at the resync period.
+    pub fn idle(&self, key: &str, region: &str) -> Action {
         match &self.cache {
-            Some(_) => Action::await_change(),
-            None => self.requeue(key, self.settings.resync),
+            Some(cache) if cache.sweeping(region) => Action::await_change(),
+            _ => self.requeue(key, self.settings.resync),
         }
     }
 
@@ -314,18 +314,18 @@ pub async fn run<L: LambdaPort>(
         config = config.labels(selector);
     }
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
-    let apis: Vec<Api<PartialObjectMeta<EventSourceMapping>>> = if scope.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
+    let namespaces: Vec<Option<String>> = if scope.namespaces.is_empty() {
+        vec![None]
     } else {
-        scope
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
+        scope.namespaces.iter().cloned().map(Some).collect()
     };
-    let controllers: Vec<_> = apis
+    let controllers: Vec<_> = namespaces
         .into_iter()
-        .map(|api| {
+        .map(|namespace| {
+            let api: Api<PartialObjectMeta<EventSourceMapping>> = match &namespace {
+                Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+                None => Api::all(ctx.client.clone()),
+            };
             // Metadata only: a reconcile reads the resource itself from the API server. Each
             // event updates the store (names, for lookups and sweep triggers); only those that
             // change what a reconcile acts on start one (not our own status writes).
@@ -335,14 +335,15 @@ pub async fn run<L: LambdaPort>(
                 .default_backoff()
                 .map_ok(move |event| {
                     writer.apply_watcher_event(&StoredMapping::event(&event));
-                    changes.admit(&event)
+                    futures::stream::iter(changes.admit(&event).into_iter().map(Ok))
                 })
-                .try_filter_map(|admitted| futures::future::ready(Ok(admitted)));
-            Controller::for_stream(objects, reader)
-                .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+                .try_flatten();
+            let controller = Controller::for_stream(objects, reader)
+                .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+            (namespace, controller)
         })
         .collect();
-    let stores: Vec<_> = controllers.iter().map(|c| c.store()).collect();
+    let stores: Vec<_> = controllers.iter().map(|(_, c)| c.store()).collect();
     tokio::spawn(async move {
         for store in stores {
             // kube's DelayedInit wakes only the latest waiter and the controller's applier waits
@@ -361,10 +362,11 @@ pub async fn run<L: LambdaPort>(
         crate::telemetry::memory::release_free();
         readiness.set_ready();
     });
-    let runs = controllers.into_iter().map(|controller| {
+    let runs = controllers.into_iter().map(|(namespace, controller)| {
         let controller = match &ctx.cache {
-            // Mappings the sweep saw change are reconciled at once.
-            Some(cache) => controller.reconcile_on(sweep::triggers(cache)),
+            // Mappings the sweep saw change are reconciled at once, by the controller that
+            // watches their namespace.
+            Some(cache) => controller.reconcile_on(sweep::triggers(cache, namespace)),
             None => controller,
         };
         controller

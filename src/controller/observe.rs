@@ -96,6 +96,10 @@ pub async fn observe<L: LambdaPort>(
     }
     if let Some(uuid) = esm.annotations().get(ADOPT_ANNOTATION) {
         let mapping = lambda.get_mapping(region, uuid).await?;
+        // Sweeps tell this resource about the mapping from now on.
+        if let Some(cache) = cache {
+            cache.watch(region, &mapping, super::cache::owner_of(esm));
+        }
         return Ok(Some(Observation {
             observed: with_tags(lambda, region, mapping, true).await?,
             discovery: Discovery::Adopted,
@@ -104,6 +108,9 @@ pub async fn observe<L: LambdaPort>(
     if status.create_requested_at.is_some()
         && let Some((mapping, tags)) = find_own(lambda, lookup).await?
     {
+        if let Some(cache) = cache {
+            cache.watch(region, &mapping, super::cache::owner_of(esm));
+        }
         return Ok(Some(Observation {
             observed: Observed::Found {
                 mapping,

@@ -33,8 +33,15 @@ pub async fn reconcile_stored<L: LambdaPort>(
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), namespace);
     match api.get_opt(name).await? {
         Some(esm) => reconcile(Arc::new(esm), ctx).await,
-        // Deleted since the event: nothing is left to do (its finalizer ran first).
-        None => Ok(Requeue::await_change()),
+        // Deleted since the event. Its finalizer normally ran first; if someone removed the
+        // finalizer by hand, the mapping stays in Lambda, and its changes must no longer trigger
+        // a resource that is gone.
+        None => {
+            if let Some(cache) = &ctx.cache {
+                cache.forget_owner(namespace, name);
+            }
+            Ok(Requeue::await_change())
+        }
     }
 }
 
@@ -278,7 +285,7 @@ async fn apply<L: LambdaPort>(
                 Verdict::Ready { .. } => {
                     report.status.applied_fields = applied_names(&desired);
                     ctx.backoff.reset(&key, Track::Busy);
-                    ctx.idle(&key)
+                    ctx.idle(&key, &desired.region)
                 }
                 Verdict::Progressing { .. } => {
                     ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
@@ -729,6 +736,14 @@ async fn cleanup<L: LambdaPort>(
                 &object_key(esm),
                 esm.metadata.uid.as_deref().unwrap_or_default(),
             );
+            // A retained mapping lives on in Lambda: its changes must not trigger a resource
+            // that is gone.
+            if let (Some(cache), Some(uuid)) = (
+                &ctx.cache,
+                esm.status.as_ref().and_then(|s| s.uuid.as_ref()),
+            ) {
+                cache.unwatch(&region, uuid);
+            }
             Ok(Requeue::await_change())
         }
         DeletePlan::Wait { uuid, state } => {

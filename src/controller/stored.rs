@@ -113,14 +113,18 @@ pub struct Changes {
     /// Fingerprints gathered while the watch re-lists; they replace `seen` when it is done, which
     /// also forgets resources deleted while the watch was down.
     relisting: Option<HashMap<u64, u64>>,
+    /// Resources the re-list found changed. They are let through only once it is done: until
+    /// then kube's store does not have them, and a reconcile started earlier would be dropped
+    /// (while `seen` already says they were handled).
+    held: Vec<StoredMapping>,
 }
 
 impl Changes {
-    /// The resource to reconcile for this event, if any.
+    /// The resources to reconcile for this event. Apply the event to the store first.
     pub fn admit(
         &mut self,
         event: &Event<PartialObjectMeta<EventSourceMapping>>,
-    ) -> Option<StoredMapping> {
+    ) -> Vec<StoredMapping> {
         let key = |meta: &ObjectMeta| {
             let mut hasher = DefaultHasher::new();
             (&meta.namespace, &meta.name).hash(&mut hasher);
@@ -129,30 +133,36 @@ impl Changes {
         match event {
             Event::Init => {
                 self.relisting = Some(HashMap::new());
-                None
+                self.held.clear();
+                vec![]
             }
             Event::InitApply(o) => {
                 let (key, print) = (key(&o.metadata), fingerprint(&o.metadata));
-                let changed = self.seen.get(&key) != Some(&print);
+                if self.seen.get(&key) != Some(&print) {
+                    self.held.push(StoredMapping::of(&o.metadata));
+                }
                 self.relisting
                     .get_or_insert_with(HashMap::new)
                     .insert(key, print);
-                changed.then(|| StoredMapping::of(&o.metadata))
+                vec![]
             }
             Event::InitDone => {
                 if let Some(relisted) = self.relisting.take() {
                     self.seen = relisted;
                 }
-                None
+                std::mem::take(&mut self.held)
             }
             Event::Apply(o) => {
                 let print = fingerprint(&o.metadata);
-                let changed = self.seen.insert(key(&o.metadata), print) != Some(print);
-                changed.then(|| StoredMapping::of(&o.metadata))
+                if self.seen.insert(key(&o.metadata), print) == Some(print) {
+                    vec![]
+                } else {
+                    vec![StoredMapping::of(&o.metadata)]
+                }
             }
             Event::Delete(o) => {
                 self.seen.remove(&key(&o.metadata));
-                None
+                vec![]
             }
         }
     }
@@ -182,7 +192,14 @@ mod tests {
         changes: &mut Changes,
         event: Event<PartialObjectMeta<EventSourceMapping>>,
     ) -> bool {
-        changes.admit(&event).is_some()
+        !changes.admit(&event).is_empty()
+    }
+
+    fn names(admitted: Vec<StoredMapping>) -> Vec<String> {
+        admitted
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .collect()
     }
 
     #[test]
@@ -261,22 +278,19 @@ mod tests {
     }
 
     #[test]
-    fn a_relist_triggers_only_what_changed_and_forgets_what_is_gone() {
+    fn a_relist_triggers_only_what_changed_once_the_store_has_it_and_forgets_what_is_gone() {
         let mut changes = Changes::default();
-        for event in [
-            Event::Init,
-            Event::InitApply(meta("a", 1)),
-            Event::InitApply(meta("b", 1)),
-            Event::InitDone,
-        ] {
-            changes.admit(&event);
-        }
+        assert!(changes.admit(&Event::Init).is_empty());
+        assert!(changes.admit(&Event::InitApply(meta("a", 1))).is_empty());
+        assert!(changes.admit(&Event::InitApply(meta("b", 1))).is_empty());
+        assert_eq!(names(changes.admit(&Event::InitDone)), ["a", "b"]);
         assert_eq!(changes.seen.len(), 2);
-        // The watch comes back after a gap: a changed, b deleted meanwhile, c new.
-        assert!(changes.admit(&Event::Init).is_none());
-        assert!(admitted(&mut changes, Event::InitApply(meta("a", 2))));
-        assert!(admitted(&mut changes, Event::InitApply(meta("c", 1))));
-        assert!(changes.admit(&Event::InitDone).is_none());
+        // The watch comes back after a gap: a changed, b deleted meanwhile, c new. Nothing is
+        // let through before the re-list is done (kube's store swaps it in at InitDone).
+        assert!(changes.admit(&Event::Init).is_empty());
+        assert!(changes.admit(&Event::InitApply(meta("a", 2))).is_empty());
+        assert!(changes.admit(&Event::InitApply(meta("c", 1))).is_empty());
+        assert_eq!(names(changes.admit(&Event::InitDone)), ["a", "c"]);
         assert_eq!(changes.seen.len(), 2, "b is forgotten");
         assert!(
             admitted(&mut changes, Event::Apply(meta("b", 1))),
@@ -286,10 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn a_relist_cut_short_by_a_new_one_keeps_nothing_of_it() {
+        let mut changes = Changes::default();
+        changes.admit(&Event::Init);
+        changes.admit(&Event::InitApply(meta("a", 1)));
+        // The list failed half way; the watcher starts over.
+        changes.admit(&Event::Init);
+        changes.admit(&Event::InitApply(meta("b", 1)));
+        assert_eq!(names(changes.admit(&Event::InitDone)), ["b"]);
+    }
+
+    #[test]
     fn a_deleted_resource_is_forgotten() {
         let mut changes = Changes::default();
         assert!(admitted(&mut changes, Event::Apply(meta("m", 1))));
-        assert!(changes.admit(&Event::Delete(meta("m", 1))).is_none());
+        assert!(changes.admit(&Event::Delete(meta("m", 1))).is_empty());
         assert!(changes.seen.is_empty());
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
@@ -115,12 +115,18 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
     }
 }
 
-/// The resources to reconcile because a sweep saw their mapping change.
+/// The resources to reconcile because a sweep saw their mapping change; only those in
+/// `namespace` when the controller watches one namespace.
 pub fn triggers(
     cache: &MappingCache,
+    namespace: Option<String>,
 ) -> impl Stream<Item = ObjectRef<StoredMapping>> + Send + 'static {
     futures::stream::unfold(cache.subscribe(), |mut rx| async move {
-        rx.recv().await.map(|object| (stored_ref(object), rx))
+        rx.recv().await.map(|object| (object, rx))
+    })
+    .filter_map(move |object| {
+        let ours = namespace.is_none() || object.namespace == namespace;
+        futures::future::ready(ours.then(|| stored_ref(object)))
     })
 }
 
