@@ -224,19 +224,26 @@ async fn apply<L: LambdaPort>(
         // status, so that its create marker, sweep and crash lookup all name the new region.
         let new_region =
             plan::region::region_for_new(&esm.spec, settings.default_region.as_deref());
-        if new_region.as_deref() != Ok(desired.region.as_str()) {
-            let old = &desired.region;
-            let next = match &new_region {
-                Ok(new) => format!(
-                    "creating it again in {new}, the controller's default region now (spec.region is not set)"
-                ),
-                Err(e) => format!("it cannot be created again: {e}"),
-            };
-            let note =
-                format!("mapping {uuid} in {old} was deleted outside the controller; {next}");
+        let moved = new_region.as_deref() != Ok(desired.region.as_str());
+        let note = match &new_region {
+            Ok(_) if !moved => {
+                format!("mapping {uuid} was deleted outside the controller; creating it again")
+            }
+            Ok(new) => format!(
+                "mapping {uuid} in {} was deleted outside the controller; creating it again in {new}, the controller's default region now (spec.region is not set)",
+                desired.region
+            ),
+            Err(e) => format!(
+                "mapping {uuid} in {} was deleted outside the controller; it cannot be created again: {e}",
+                desired.region
+            ),
+        };
+        if moved {
+            // The next pass creates it from the cleared status, so that its create marker,
+            // sweep and crash lookup all name the new region. Status first: if the write
+            // fails, the retry must not publish the event twice.
             let verdict = Verdict::progressing("Recreating", note.clone());
             report.verdict(&verdict);
-            // Status first: if the write fails, the retry must not publish the event twice.
             report.write(api).await?;
             ctx.events
                 .publish(
@@ -256,7 +263,7 @@ async fn apply<L: LambdaPort>(
                 EventType::Warning,
                 "DeletedOutOfBand",
                 "Recreate",
-                format!("mapping {uuid} was deleted outside the controller; creating it again"),
+                note,
             )
             .await;
     }
