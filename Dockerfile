@@ -4,8 +4,8 @@
 #
 #   docker build -t <registry>/esm-controller:0.1.0 .
 #
-# Expected size: about 37 MiB uncompressed = the binary (~13 MiB stripped, release profile
-# with fat LTO and opt-level "s", measured with the build command below; rustls + aws-lc, so
+# Expected size: about 36 MiB uncompressed = the binary (~12 MiB stripped, release profile
+# with fat LTO and opt-level "z", measured with the build command below; rustls + aws-lc, so
 # no OpenSSL) + the base image (~24 MiB: the Installed-Size of its Debian 12 packages libc6,
 # libssl3, libgcc-s1, libgomp1, libstdc++6, tzdata, ca-certificates, base-files, netbase,
 # media-types adds up to 25.0 MiB, and distroless leaves out their docs).
