@@ -227,10 +227,7 @@ async fn lambda_initiated_disable_is_reported_and_reenabled_only_when_asked() {
 async fn crash_between_create_and_status_write_leaves_exactly_one_mapping() {
     let mut h = Harness::new();
     h.apply(sqs(json!({})));
-    h.reconcile().await.unwrap(); // finalizer
-    // The write that would record the UUID fails, as if the controller died right after Create.
-    h.kube.state.lock().unwrap().fail_status_write_containing = Some("\"uuid\"".into());
-    assert!(h.reconcile().await.is_err());
+    h.crash_right_after_create().await;
     assert_eq!(h.mappings().len(), 1);
     assert!(h.status().get("uuid").is_none());
     assert!(
@@ -468,9 +465,7 @@ async fn delete_while_creating_waits_then_deletes() {
 async fn crash_before_status_then_delete_leaves_no_orphan() {
     let mut h = Harness::new();
     h.apply(sqs(json!({})));
-    h.reconcile().await.unwrap();
-    h.kube.state.lock().unwrap().fail_status_write_containing = Some("\"uuid\"".into());
-    assert!(h.reconcile().await.is_err());
+    h.crash_right_after_create().await;
     assert_eq!(h.mappings().len(), 1);
     h.restart_controller();
     h.mark_deleted();
@@ -748,10 +743,8 @@ async fn deleting_after_a_default_region_change_deletes_the_mapping_where_it_is(
 async fn a_create_interrupted_before_a_default_region_change_is_found_where_it_was_sent() {
     let mut h = Harness::new();
     h.apply(sqs(json!({})));
-    h.reconcile().await.unwrap(); // finalizer
     // The controller stops right after Create, before the UUID is recorded...
-    h.kube.state.lock().unwrap().fail_status_write_containing = Some("\"uuid\"".into());
-    assert!(h.reconcile().await.is_err());
+    h.crash_right_after_create().await;
     assert!(h.status()["createRequestedAt"].is_string());
     assert_eq!(
         h.status()["region"],

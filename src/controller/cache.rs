@@ -197,11 +197,7 @@ impl Owner {
     }
 
     fn digest(mapping: &ObservedMapping) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        mapping.last_modified.map(f64::to_bits).hash(&mut hasher);
-        mapping.state.hash(&mut hasher);
-        hasher.finish()
+        super::stored::digest(&(mapping.last_modified.map(f64::to_bits), &mapping.state))
     }
 
     fn object(&self) -> ObjectRef<EventSourceMapping> {
@@ -590,6 +586,16 @@ mod tests {
         ObjectRef::new(name).within("ns")
     }
 
+    /// The names of the next `n` triggered resources, sorted.
+    fn names(
+        triggers: &mut mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>>,
+        n: usize,
+    ) -> Vec<String> {
+        let mut names: Vec<String> = (0..n).map(|_| triggers.try_recv().unwrap().name).collect();
+        names.sort();
+        names
+    }
+
     /// A cache that has swept these mappings, each watched by a resource named like its UUID.
     fn swept_and_watched(
         mappings: Vec<ObservedMapping>,
@@ -677,9 +683,11 @@ mod tests {
             Instant::now(),
             vec![mapping("a", "Enabled", 1.0), mapping("c", "Enabled", 1.0)],
         );
-        let mut got: Vec<String> = (0..n).map(|_| triggers.try_recv().unwrap().name).collect();
-        got.sort();
-        assert_eq!(got, ["b", "c"], "b vanished, c settled; a is unchanged");
+        assert_eq!(
+            names(&mut triggers, n),
+            ["b", "c"],
+            "b vanished, c settled; a is unchanged"
+        );
 
         assert_eq!(cache.lookup("r", "b"), Lookup::Absent);
 
@@ -691,10 +699,8 @@ mod tests {
             Instant::now(),
             vec![mapping("a", "Enabled", 1.0), mapping("c", "Enabled", 1.0)],
         );
-        let mut got: Vec<String> = (0..n).map(|_| triggers.try_recv().unwrap().name).collect();
-        got.sort();
         assert_eq!(
-            got,
+            names(&mut triggers, n),
             ["b", "c"],
             "c: its resource has not recorded Enabled yet"
         );
@@ -751,12 +757,11 @@ mod tests {
             ],
         );
         assert_eq!(n, 2);
-        let mut got = [
-            triggers.try_recv().unwrap().name,
-            triggers.try_recv().unwrap().name,
-        ];
-        got.sort();
-        assert_eq!(got, ["a", "b"], "acted on before the last page");
+        assert_eq!(
+            names(&mut triggers, 2),
+            ["a", "b"],
+            "acted on before the last page"
+        );
         assert_eq!(
             cache.lookup("r", "b"),
             Lookup::Fresh(Box::new(mapping("b", "Updating", 2.0)))

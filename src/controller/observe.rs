@@ -63,6 +63,26 @@ pub async fn observe<L: LambdaPort>(
     lookup: &Lookup<'_>,
     tags_digest: Option<&str>,
 ) -> Result<Option<Observation>, LambdaError> {
+    let observation = find(lambda, cache, esm, status, lookup, tags_digest).await?;
+    // However the mapping was found (recorded, adopted, recovered), sweeps tell this resource
+    // about it from now on.
+    if let (Some(cache), Some(found)) = (cache, &observation)
+        && let Observed::Found { mapping, .. } = &found.observed
+    {
+        cache.watch(lookup.region, mapping, super::cache::owner_of(esm));
+    }
+    Ok(observation)
+}
+
+/// What [`observe`] sees, before it registers the owner with the sweep.
+async fn find<L: LambdaPort>(
+    lambda: &L,
+    cache: Option<&MappingCache>,
+    esm: &EventSourceMapping,
+    status: &EventSourceMappingStatus,
+    lookup: &Lookup<'_>,
+    tags_digest: Option<&str>,
+) -> Result<Option<Observation>, LambdaError> {
     let region = lookup.region;
     let read_tags = tags_digest.is_some() && status.tags_digest.as_deref() != tags_digest;
     if let Some(uuid) = &status.uuid {
@@ -86,9 +106,6 @@ pub async fn observe<L: LambdaPort>(
                 }
             },
         };
-        if let Some(cache) = cache {
-            cache.watch(region, &mapping, super::cache::owner_of(esm));
-        }
         return Ok(Some(Observation {
             observed: with_tags(lambda, region, mapping, read_tags).await?,
             discovery: Discovery::Recorded,
@@ -96,10 +113,6 @@ pub async fn observe<L: LambdaPort>(
     }
     if let Some(uuid) = esm.annotations().get(ADOPT_ANNOTATION) {
         let mapping = lambda.get_mapping(region, uuid).await?;
-        // Sweeps tell this resource about the mapping from now on.
-        if let Some(cache) = cache {
-            cache.watch(region, &mapping, super::cache::owner_of(esm));
-        }
         return Ok(Some(Observation {
             observed: with_tags(lambda, region, mapping, true).await?,
             discovery: Discovery::Adopted,
@@ -108,9 +121,6 @@ pub async fn observe<L: LambdaPort>(
     if status.create_requested_at.is_some()
         && let Some((mapping, tags)) = find_own(lambda, lookup).await?
     {
-        if let Some(cache) = cache {
-            cache.watch(region, &mapping, super::cache::owner_of(esm));
-        }
         return Ok(Some(Observation {
             observed: Observed::Found {
                 mapping,

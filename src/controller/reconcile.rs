@@ -238,24 +238,11 @@ async fn apply<L: LambdaPort>(
                 desired.region
             ),
         };
+        let verdict = Verdict::progressing("Recreating", note.clone());
         if moved {
-            // The next pass creates it from the cleared status, so that its create marker,
-            // sweep and crash lookup all name the new region. Status first: if the write
-            // fails, the retry must not publish the event twice.
-            let verdict = Verdict::progressing("Recreating", note.clone());
+            // Status first: if the write fails, the retry must not publish the event twice.
             report.verdict(&verdict);
             report.write(api).await?;
-            ctx.events
-                .publish(
-                    esm,
-                    EventType::Warning,
-                    "DeletedOutOfBand",
-                    "Recreate",
-                    note,
-                )
-                .await;
-            log_outcome(ctx, esm, &report, &verdict);
-            return Ok(ctx.requeue(&key, Duration::from_secs(1)));
         }
         ctx.events
             .publish(
@@ -266,6 +253,10 @@ async fn apply<L: LambdaPort>(
                 note,
             )
             .await;
+        if moved {
+            log_outcome(ctx, esm, &report, &verdict);
+            return Ok(ctx.requeue(&key, Duration::from_secs(1)));
+        }
     }
 
     // Plan.

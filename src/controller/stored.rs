@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -83,6 +83,11 @@ impl Resource for StoredMapping {
     }
 }
 
+/// A 64-bit digest, the same for the same value within this process (not across processes).
+pub fn digest(value: &impl Hash) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
+}
+
 /// A digest of the metadata whose change calls for a reconcile.
 pub fn fingerprint(meta: &ObjectMeta) -> u64 {
     let mut hasher = DefaultHasher::new();
@@ -125,11 +130,7 @@ impl Changes {
         &mut self,
         event: &Event<PartialObjectMeta<EventSourceMapping>>,
     ) -> Vec<StoredMapping> {
-        let key = |meta: &ObjectMeta| {
-            let mut hasher = DefaultHasher::new();
-            (&meta.namespace, &meta.name).hash(&mut hasher);
-            hasher.finish()
-        };
+        let key = |meta: &ObjectMeta| digest(&(&meta.namespace, &meta.name));
         match event {
             Event::Init => {
                 self.relisting = Some(HashMap::new());

@@ -59,10 +59,7 @@ struct Tracking {
 
 impl Tracking {
     fn digest(key: &str) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        key.hash(&mut hasher);
-        hasher.finish()
+        crate::controller::stored::digest(&key)
     }
 
     fn entry(&mut self, key: &str) -> &mut Tracked {

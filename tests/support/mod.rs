@@ -360,6 +360,14 @@ impl Harness {
         }
     }
 
+    /// Adds the finalizer, then creates the mapping but fails the status write that would record
+    /// its UUID: as if the controller died right after Create.
+    pub async fn crash_right_after_create(&mut self) {
+        self.reconcile().await.unwrap(); // finalizer
+        self.kube.state.lock().unwrap().fail_status_write_containing = Some("\"uuid\"".into());
+        assert!(self.reconcile().await.is_err());
+    }
+
     /// A new controller process (fresh memory) against the same Lambda and API server, as after
     /// a crash and restart.
     pub fn restart_controller(&mut self) {
