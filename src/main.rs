@@ -74,6 +74,7 @@ struct RunArgs {
     sweep_busy_interval: Duration,
     /// Lambda requests per second this controller may send per region, all calls together
     /// (Lambda allows 15/s per account and region, shared with every other tool); 0.1 to 1000.
+    /// Writes go first; reads keep a fifteenth of the rate while writes wait.
     #[arg(long, env = "ESM_AWS_RATE_LIMIT", default_value_t = 8.0, value_parser = rate_limit)]
     aws_rate_limit: f64,
     /// Requests that may be sent at once after a quiet period; 1 to 1000 (default: the rate,

@@ -51,9 +51,28 @@ pub async fn sweep_once<L: LambdaPort>(
 }
 
 /// How long writes must have paused before a settling sweep runs: during a burst of creates
-/// every request of the budget should go to the creates, and one sweep afterwards observes
-/// them all.
-const WRITE_QUIET: Duration = Duration::from_secs(1);
+/// the budget should go to the creates, and one sweep afterwards observes them all.
+const WRITE_QUIET: Duration = Duration::from_millis(500);
+
+/// During a long burst of writes a sweep still runs after this rest (or after a rest as long as
+/// the last sweep took, if longer), its pages taking the budget's small read share: drift
+/// elsewhere is still seen, and the mappings created so far turn Ready while the burst goes on
+/// instead of all at its end (where each costs the API server a read and a status write, a
+/// wave that 1,000 resources take seconds to get through).
+const BURST_REST: Duration = Duration::from_secs(25);
+
+/// Whether a due sweep may start: once writes have paused, or while they flow, once it has
+/// rested `rest` since the last sweep ended.
+fn may_sweep(since_last_write: Option<Duration>, rested: Duration, rest: Duration) -> bool {
+    since_last_write.is_none_or(|since| since >= WRITE_QUIET) || rested >= rest
+}
+
+/// The rest a sweep that took `took` earns during a burst of writes: [`BURST_REST`], or as long
+/// as it took (a sweep of 10,000 mappings at the read share takes over a minute), but never
+/// longer than the regular interval.
+fn rest_after(took: Duration, interval: Duration) -> Duration {
+    BURST_REST.max(took).min(interval)
+}
 
 async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
     let Some(cache) = ctx.cache.clone() else {
@@ -64,21 +83,18 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
         interval_s = cache.interval.as_secs(),
         "starting the mapping sweep"
     );
-    let mut last_complete = Instant::now();
+    let mut rested_from = Instant::now();
+    let mut rest = rest_after(Duration::ZERO, cache.interval);
     loop {
-        // Hold the sweep while writes are flowing, but never longer than the regular interval
-        // beyond the last complete sweep (drift elsewhere must still be seen).
-        while cache
-            .since_last_write(&region)
-            .is_some_and(|since| since < WRITE_QUIET)
-            && last_complete.elapsed() < cache.interval
-        {
+        while !may_sweep(cache.since_last_write(&region), rested_from.elapsed(), rest) {
             tokio::time::sleep(WRITE_QUIET / 4).await;
         }
         let started = Instant::now();
-        match sweep_once(&ctx.lambda, &cache, &region).await {
+        let outcome = sweep_once(&ctx.lambda, &cache, &region).await;
+        rested_from = Instant::now();
+        rest = rest_after(started.elapsed(), cache.interval);
+        match outcome {
             Ok(triggered) => {
-                last_complete = started;
                 // A sweep is a wave of allocation (every page's mappings, the reconciles it
                 // triggers); give the free pages back once it is over.
                 crate::telemetry::memory::release_free();
@@ -135,5 +151,41 @@ fn stored_ref(object: ObjectRef<EventSourceMapping>) -> ObjectRef<StoredMapping>
     match object.namespace {
         Some(ns) => stored.within(&ns),
         None => stored,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn a_burst_of_writes_holds_the_sweep_only_for_a_rest() {
+        let writing = Some(Duration::from_millis(100));
+        // (last write, rested, rest) -> may sweep
+        let cases = [
+            (None, S(0), S(25), true),
+            (Some(S(1)), S(0), S(25), true),
+            (writing, S(0), S(25), false),
+            (writing, S(24), S(25), false),
+            (writing, S(25), S(25), true),
+        ];
+        for (since_last_write, rested, rest, expected) in cases {
+            assert_eq!(
+                may_sweep(since_last_write, rested, rest),
+                expected,
+                "{since_last_write:?} {rested:?} {rest:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_sweep_earns_a_longer_rest_up_to_the_interval() {
+        assert_eq!(rest_after(S(3), S(60)), BURST_REST);
+        assert_eq!(rest_after(S(45), S(60)), S(45));
+        assert_eq!(rest_after(S(100), S(60)), S(60));
+        assert_eq!(rest_after(S(100), S(300)), S(100));
+        assert_eq!(rest_after(S(0), S(10)), S(10), "a short interval wins");
     }
 }

@@ -1,6 +1,6 @@
 //! One AWS request budget per region, shared by every reconcile and the sweep: a token bucket
-//! that serves writes before reads, halves its rate on throttling (429) and pauses for
-//! `Retry-After`, then creeps back to the configured rate.
+//! that serves writes before reads (yet never starves reads entirely), halves its rate on
+//! throttling (429) and pauses for `Retry-After`, then creeps back to the configured rate.
 //!
 //! Lambda allows 15 control-plane requests per second per account and region for all non-invoke
 //! calls together (semantics §7.1), shared with every other tool in the account; the default
@@ -19,6 +19,12 @@ use super::{Call, LambdaError};
 /// resource to come back from its (jittered, about one second) backoff.
 const WRITE_RETRY_WINDOW: Duration = Duration::from_secs(3);
 
+/// The share of the rate reads keep while writes wait: at Lambda's 15 requests/s, one read a
+/// second. Strict write priority would stop the sweep for the whole of a long burst of creates
+/// (10,000 of them take 11 minutes): no drift would be seen anywhere, and no new mapping could
+/// be seen to settle, so none would turn Ready before the last one was created.
+const READ_SHARE: f64 = 1.0 / 15.0;
+
 /// Whether a call changes Lambda (served first) or only reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallKind {
@@ -36,6 +42,8 @@ struct Bucket {
     /// After a throttled write, reads wait until then, so the write's retry (which sits in its
     /// resource's backoff, not in this queue) finds a token instead of the sweep taking it.
     reads_held_until: Option<Instant>,
+    /// When the last read got its token (see [`READ_SHARE`]).
+    last_read: Option<Instant>,
 }
 
 /// A token bucket with write priority.
@@ -45,6 +53,8 @@ pub struct Budget {
     burst: f64,
     bucket: Mutex<Bucket>,
     waiting_writes: AtomicUsize,
+    /// Reads whose share is due (see [`READ_SHARE`]); writes leave them the next token.
+    due_reads: AtomicUsize,
 }
 
 impl Budget {
@@ -67,8 +77,10 @@ impl Budget {
                 rate,
                 paused_until: None,
                 reads_held_until: None,
+                last_read: None,
             }),
             waiting_writes: AtomicUsize::new(0),
+            due_reads: AtomicUsize::new(0),
         }
     }
 
@@ -76,20 +88,24 @@ impl Budget {
         self.bucket.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits for a token. Reads wait while any write is waiting.
+    /// Waits for a token. Reads wait while any write is waiting, unless no read has had a token
+    /// for `1 / (rate × READ_SHARE)` seconds.
     pub async fn acquire(&self, kind: CallKind) {
         // Counted while waiting, and uncounted however the wait ends: a write whose future is
-        // dropped (shutdown, a cancelled reconcile) must not hold reads back for ever.
-        struct WaitingWrite<'a>(&'a AtomicUsize);
-        impl Drop for WaitingWrite<'_> {
+        // dropped (shutdown, a cancelled reconcile) must not hold reads back for ever, nor a
+        // dropped read writes.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        let _waiting = (kind == CallKind::Write).then(|| {
-            self.waiting_writes.fetch_add(1, Ordering::SeqCst);
-            WaitingWrite(&self.waiting_writes)
-        });
+        fn waiting(count: &AtomicUsize) -> Waiting<'_> {
+            count.fetch_add(1, Ordering::SeqCst);
+            Waiting(count)
+        }
+        let _write = (kind == CallKind::Write).then(|| waiting(&self.waiting_writes));
+        let mut due_read = None;
         loop {
             let wait = {
                 let mut b = self.lock();
@@ -98,20 +114,46 @@ impl Budget {
                 b.tokens = (b.tokens + elapsed * b.rate).min(self.burst);
                 b.refilled = now;
                 let mut paused = b.paused_until.filter(|until| *until > now);
-                if kind == CallKind::Read {
-                    paused = paused.max(b.reads_held_until.filter(|until| *until > now));
+                let reads_held = b.reads_held_until.filter(|until| *until > now);
+                // The token this call needs to leave in the bucket for others.
+                let mut keep = 0.0;
+                match kind {
+                    CallKind::Read => {
+                        paused = paused.max(reads_held);
+                        let due = b.last_read.is_none_or(|at| {
+                            now.duration_since(at).as_secs_f64() * b.rate * READ_SHARE >= 1.0
+                        });
+                        if due && paused.is_none() {
+                            // Its turn: waiting writes leave it the next token.
+                            due_read.get_or_insert_with(|| waiting(&self.due_reads));
+                        } else {
+                            // Another read took the share (or reads are held): back in line.
+                            due_read = None;
+                            if self.waiting_writes.load(Ordering::SeqCst) > 0 {
+                                keep = f64::INFINITY;
+                            }
+                        }
+                    }
+                    CallKind::Write => {
+                        if reads_held.is_none() && self.due_reads.load(Ordering::SeqCst) > 0 {
+                            keep = 1.0;
+                        }
+                    }
                 }
-                let writes_first =
-                    kind == CallKind::Read && self.waiting_writes.load(Ordering::SeqCst) > 0;
-                if paused.is_none() && !writes_first && b.tokens >= 1.0 {
+                if paused.is_none() && b.tokens >= 1.0 + keep {
                     b.tokens -= 1.0;
+                    if kind == CallKind::Read {
+                        b.last_read = Some(now);
+                    }
                     return;
                 }
                 match paused {
                     Some(until) => until - now,
-                    None => {
-                        Duration::from_secs_f64(((1.0 - b.tokens).max(0.0) / b.rate).max(0.001))
-                    }
+                    // Behind writes: look again when the next token is in.
+                    None if keep.is_infinite() => Duration::from_secs_f64(1.0 / b.rate),
+                    None => Duration::from_secs_f64(
+                        ((1.0 + keep - b.tokens).max(0.0) / b.rate).max(0.001),
+                    ),
                 }
             };
             tokio::time::sleep(wait).await;
@@ -235,6 +277,45 @@ mod tests {
             "write",
             "{:?}",
             order.lock().unwrap()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_keep_a_small_share_under_a_flood_of_writes() {
+        let budget = Arc::new(Budget::new(15.0, 1.0));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let writes = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        // More writers than the rate can serve: a write is always waiting.
+        for _ in 0..30 {
+            let (b, w) = (budget.clone(), writes.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    b.acquire(CallKind::Write).await;
+                    w.fetch_add(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        // Two readers (a sweep and a reconcile's Get) share the one read a second.
+        for _ in 0..2 {
+            let (b, r) = (budget.clone(), reads.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    b.acquire(CallKind::Read).await;
+                    r.fetch_add(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        for t in &tasks {
+            t.abort();
+        }
+        let (reads, writes) = (reads.load(Ordering::SeqCst), writes.load(Ordering::SeqCst));
+        // 20 s at 15/s: about 300 tokens, one a second for reads.
+        assert!((18..=22).contains(&reads), "reads {reads}, writes {writes}");
+        assert!(
+            (270..=290).contains(&writes),
+            "reads {reads}, writes {writes}"
         );
     }
 
