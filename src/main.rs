@@ -98,7 +98,7 @@ struct RunArgs {
     log_format: LogFormat,
     /// Which log lines to print: error, warn, info, debug or trace, or a tracing filter such as
     /// `info,esm_controller=debug`. RUST_LOG, when set, wins over this flag.
-    #[arg(long, env = "ESM_LOG_LEVEL", default_value = "info")]
+    #[arg(long, env = "ESM_LOG_LEVEL", default_value = "info", value_parser = telemetry::check_filter)]
     log_level: String,
 }
 
@@ -388,6 +388,37 @@ mod tests {
             let text = err.to_string();
             assert!(text.contains(flag), "{text}");
             assert!(text.contains(range), "{text}");
+        }
+    }
+
+    #[test]
+    fn log_levels_that_would_silently_log_nothing_are_refused() {
+        for bad in [
+            "inf",
+            "debgu",
+            "info,esm_controller=verbose",
+            "esm_controller",
+            "",
+        ] {
+            let err = run_args(&[&format!("--log-level={bad}")])
+                .err()
+                .unwrap_or_else(|| panic!("--log-level={bad} was accepted"));
+            let text = err.to_string();
+            assert!(text.contains("--log-level"), "{text}");
+            assert!(text.contains("names no level"), "{text}");
+        }
+        for good in [
+            "warn",
+            "INFO",
+            "info,esm_controller=debug",
+            "esm_controller::lambda=trace",
+        ] {
+            assert_eq!(
+                run_args(&[&format!("--log-level={good}")])
+                    .unwrap()
+                    .log_level,
+                good
+            );
         }
     }
 

@@ -66,6 +66,25 @@ fn immutable(path: &str, what_to_do: &str) -> Rule {
     .reason(Reason::FieldValueForbidden)
 }
 
+/// A create-only entry of a list, written `type=KIND].leaf` after the list's name (the
+/// RabbitMQ virtual host): the list's other entries stay free to change, but the values of
+/// `leaf` in entries of that type may be neither changed, added nor removed.
+fn immutable_entry(list: &str, entry: &str) -> Rule {
+    let (selector, leaf) = entry.split_once("].").unwrap_or((entry, ""));
+    let (key, kind) = selector.split_once('=').unwrap_or((selector, ""));
+    let values = |object: &str| {
+        format!(
+            "(has({object}.{list}) ? {object}.{list}.filter(c, c.{key} == '{kind}').map(c, has(c.{leaf}) ? c.{leaf} : '') : [])"
+        )
+    };
+    Rule::new(format!("{} == {}", values("self"), values("oldSelf")))
+        .message(Message::Message(format!(
+            "the {kind} entry of {list} cannot change after the mapping is created (Lambda cannot update it); {REPLACE}"
+        )))
+        .field_path(format!(".{list}"))
+        .reason(Reason::FieldValueForbidden)
+}
+
 /// Lambda refuses a second mapping for the same source and function while the first exists or
 /// is still being deleted (semantics §2.4), so the old one must go before the new one is made.
 const REPLACE: &str = "to change it, delete this EventSourceMapping (with deletionPolicy Delete) and wait until it is gone, then create it with the new value";
@@ -182,8 +201,10 @@ pub fn spec_rules() -> Vec<Rule> {
     rules.extend(
         CREATE_ONLY
             .iter()
-            .filter(|field| field.immutable_rule)
-            .map(|field| immutable(field.spec_path, REPLACE)),
+            .map(|field| match field.spec_path.split_once('[') {
+                Some((list, entry)) => immutable_entry(list, entry),
+                None => immutable(field.spec_path, REPLACE),
+            }),
     );
     rules.push(immutable("region", "a mapping cannot move between regions; create a new EventSourceMapping in the other region and delete this one"));
     rules
@@ -219,8 +240,8 @@ mod tests {
     }
 
     /// The admission rules and the create-only table name the same fields: every table entry
-    /// with an `immutable` rule has one, and every rule comparing with the stored object
-    /// (`oldSelf`) guards a table entry or the region (which is ours, not Lambda's).
+    /// has one, and every rule comparing with the stored object (`oldSelf`) guards a table entry
+    /// or the region (which is ours, not Lambda's).
     #[test]
     fn immutable_rules_match_the_create_only_table() {
         let rules = spec_rules();
@@ -235,10 +256,10 @@ mod tests {
                 path.trim_start_matches('.').to_string()
             })
             .collect();
+        // A list entry's rule names the list.
         let mut expected: Vec<String> = CREATE_ONLY
             .iter()
-            .filter(|field| field.immutable_rule)
-            .map(|field| field.spec_path.to_string())
+            .map(|field| field.spec_path.split('[').next().unwrap().to_string())
             .collect();
         expected.push("region".to_string());
         assert_eq!(guarded, expected);
@@ -250,15 +271,19 @@ mod tests {
                 rule.rule
             );
         }
-        // An entry without a rule is the exception, and must say why in the table.
-        let without: Vec<&str> = CREATE_ONLY
-            .iter()
-            .filter(|field| !field.immutable_rule)
-            .map(|field| field.wire_name)
-            .collect();
+    }
+
+    #[test]
+    fn the_virtual_host_rule_compares_only_virtual_host_entries() {
+        let rule = immutable_entry("sourceAccessConfigurations", "type=VIRTUAL_HOST].uri");
         assert_eq!(
-            without,
-            ["SourceAccessConfigurations[Type=VIRTUAL_HOST].URI"]
+            rule.rule,
+            "(has(self.sourceAccessConfigurations) ? self.sourceAccessConfigurations.filter(c, c.type == 'VIRTUAL_HOST').map(c, has(c.uri) ? c.uri : '') : []) == \
+             (has(oldSelf.sourceAccessConfigurations) ? oldSelf.sourceAccessConfigurations.filter(c, c.type == 'VIRTUAL_HOST').map(c, has(c.uri) ? c.uri : '') : [])"
+        );
+        assert_eq!(
+            rule.field_path.as_deref(),
+            Some(".sourceAccessConfigurations")
         );
     }
 }

@@ -83,16 +83,14 @@ pub struct MappingFields {
 
 /// A setting Lambda takes only in CreateEventSourceMapping (semantics §2.4): a different value
 /// needs a new mapping. [`CREATE_ONLY`] is the one list of them; the CRD's admission rules, the
-/// AWS adapter's Update guard and the planner's check of adopted mappings all read it.
+/// AWS adapter's Update guard and the planner's check of adopted mappings all read it. The
+/// API server refuses a change to any of them before the controller sees it.
 #[derive(Debug)]
 pub struct CreateOnlyField {
     /// Lambda's name; a member of a config object is written `Object.Member`.
     pub wire_name: &'static str,
     /// Where the resource's spec holds it, relative to `spec`.
     pub spec_path: &'static str,
-    /// Whether the CRD carries an `immutable` CEL rule on `spec_path`, so that the API server
-    /// refuses a change before the controller sees it.
-    pub immutable_rule: bool,
     value: fn(&MappingFields) -> Option<CreateOnlyValue>,
 }
 
@@ -150,19 +148,16 @@ pub static CREATE_ONLY: [CreateOnlyField; 10] = [
     CreateOnlyField {
         wire_name: "EventSourceArn",
         spec_path: "eventSourceARN",
-        immutable_rule: true,
         value: |f| text(f.event_source_arn.as_ref()),
     },
     CreateOnlyField {
         wire_name: "StartingPosition",
         spec_path: "startingPosition",
-        immutable_rule: true,
         value: |f| text(f.starting_position.as_ref()),
     },
     CreateOnlyField {
         wire_name: "StartingPositionTimestamp",
         spec_path: "startingPositionTimestamp",
-        immutable_rule: true,
         value: |f| {
             f.starting_position_timestamp
                 .map(|secs| CreateOnlyValue::Time(secs.floor() as i64))
@@ -171,19 +166,16 @@ pub static CREATE_ONLY: [CreateOnlyField; 10] = [
     CreateOnlyField {
         wire_name: "Topics",
         spec_path: "topics",
-        immutable_rule: true,
         value: |f| f.topics.clone().map(CreateOnlyValue::List),
     },
     CreateOnlyField {
         wire_name: "Queues",
         spec_path: "queues",
-        immutable_rule: true,
         value: |f| f.queues.clone().map(CreateOnlyValue::List),
     },
     CreateOnlyField {
         wire_name: "SelfManagedEventSource",
         spec_path: "selfManagedEventSource",
-        immutable_rule: true,
         value: |f| {
             let source = f.self_managed_event_source.as_ref()?;
             let mut brokers: Vec<String> = source
@@ -199,19 +191,16 @@ pub static CREATE_ONLY: [CreateOnlyField; 10] = [
     CreateOnlyField {
         wire_name: "AmazonManagedKafkaEventSourceConfig.ConsumerGroupId",
         spec_path: "amazonManagedKafkaEventSourceConfig.consumerGroupID",
-        immutable_rule: true,
         value: |f| consumer_group(f.amazon_managed_kafka_event_source_config.as_ref()),
     },
     CreateOnlyField {
         wire_name: "SelfManagedKafkaEventSourceConfig.ConsumerGroupId",
         spec_path: "selfManagedKafkaEventSourceConfig.consumerGroupID",
-        immutable_rule: true,
         value: |f| consumer_group(f.self_managed_kafka_event_source_config.as_ref()),
     },
     CreateOnlyField {
         wire_name: "SelfManagedKafkaEventSourceConfig.ConsumptionMode",
         spec_path: "selfManagedKafkaEventSourceConfig.consumptionMode",
-        immutable_rule: true,
         value: |f| {
             text(
                 f.self_managed_kafka_event_source_config
@@ -220,12 +209,10 @@ pub static CREATE_ONLY: [CreateOnlyField; 10] = [
             )
         },
     },
-    // A list entry, not a field: the other entries of the list stay updatable. No CEL rule
-    // singles it out yet, so a changed virtual host is caught by the planner, not at admission.
+    // A list entry, not a field: the other entries of the list stay updatable.
     CreateOnlyField {
         wire_name: "SourceAccessConfigurations[Type=VIRTUAL_HOST].URI",
         spec_path: "sourceAccessConfigurations[type=VIRTUAL_HOST].uri",
-        immutable_rule: false,
         value: |f| {
             let entry = f
                 .source_access_configurations

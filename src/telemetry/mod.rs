@@ -9,6 +9,30 @@ pub enum LogFormat {
     Text,
 }
 
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Checks a `--log-level` value: a level, or a tracing filter whose every directive names a
+/// level (`info,esm_controller=debug`). tracing would read a bare misspelt level ("inf",
+/// "debgu") as the name of a module and quietly log nothing, so that is refused here.
+pub fn check_filter(text: &str) -> Result<String, String> {
+    let refuse = |what: &str| {
+        format!(
+            "{what}: use one of {} or a filter such as `info,esm_controller=debug`",
+            LEVELS.join(", ")
+        )
+    };
+    for directive in text.split(',').map(str::trim) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(refuse(&format!("`{directive}` names no level")));
+        }
+    }
+    EnvFilter::try_new(text).map_err(|e| refuse(&e.to_string()))?;
+    Ok(text.to_string())
+}
+
 pub fn init(format: LogFormat, level: &str) {
     // Quiet the SDK's and kube's internals unless asked for: they can be chatty at debug.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ACCOUNT, REGION, dynamodb_arn, kinesis_arn, sqs_arn, unique, wait_for
+from conftest import ACCOUNT, REGION, dynamodb_arn, esm_manifest, kinesis_arn, sqs_arn, unique, wait_for
 
 SQS = sqs_arn("admission-q")
 FIFO = sqs_arn("admission-q.fifo")
@@ -207,3 +207,32 @@ def test_immutable_fields_are_rejected(emu_ctx):
     assert ctx.one_mapping(q)["UUID"] == uuid
     assert ctx.one_mapping(s)["StartingPosition"] == "LATEST"
     ctx.wait_ready("immutable-sqs")
+
+
+def test_the_virtual_host_entry_is_create_only(emu_ctx):
+    """The RabbitMQ virtual host is one entry of sourceAccessConfigurations: that entry cannot
+    change, be added or be removed, while the list's other entries (the broker secret) can."""
+    ctx = emu_ctx
+    broker = f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:{unique('vhost')}:b-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    secret = {"type": "BASIC_AUTH", "uri": SECRET}
+    vhost = {"type": "VIRTUAL_HOST", "uri": "/prod"}
+    spec = {"eventSourceARN": broker, "functionName": ctx.function, "queues": ["orders"],
+            "sourceAccessConfigurations": [secret, vhost]}
+    ctx.apply("vhost", spec)
+
+    def refused(entries, what):
+        p = ctx.apply("vhost", dict(spec, sourceAccessConfigurations=entries), check=False)
+        assert p.returncode != 0, f"{what} was accepted:\n{p.stdout}"
+        err = " ".join(p.stderr.split())
+        assert "spec.sourceAccessConfigurations" in err, p.stderr
+        assert "the VIRTUAL_HOST entry of sourceAccessConfigurations cannot change" in err, p.stderr
+
+    refused([secret, dict(vhost, uri="/test")], "a changed virtual host")
+    refused([secret], "a removed virtual host")
+    refused([vhost, secret, dict(vhost, uri="/test")], "a second virtual host")
+
+    # The other entries stay free to change, and so does their order.
+    other = dict(secret, uri=SECRET + "-rotated")
+    p = ctx.k("apply", "--dry-run=server", "-f", "-", check=False,
+              input=json.dumps(esm_manifest(ctx.ns, "vhost", dict(spec, sourceAccessConfigurations=[vhost, other]))))
+    assert p.returncode == 0, p.stderr
