@@ -285,27 +285,20 @@ mod tests {
         let budget = Arc::new(Budget::new(15.0, 1.0));
         let reads = Arc::new(AtomicUsize::new(0));
         let writes = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        // More writers than the rate can serve: a write is always waiting.
-        for _ in 0..30 {
-            let (b, w) = (budget.clone(), writes.clone());
-            tasks.push(tokio::spawn(async move {
+        // A task that spends from the budget for ever, counting its calls.
+        let spender = |kind: CallKind, count: &Arc<AtomicUsize>| {
+            let (budget, count) = (budget.clone(), count.clone());
+            tokio::spawn(async move {
                 loop {
-                    b.acquire(CallKind::Write).await;
-                    w.fetch_add(1, Ordering::SeqCst);
+                    budget.acquire(kind).await;
+                    count.fetch_add(1, Ordering::SeqCst);
                 }
-            }));
-        }
-        // Two readers (a sweep and a reconcile's Get) share the one read a second.
-        for _ in 0..2 {
-            let (b, r) = (budget.clone(), reads.clone());
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    b.acquire(CallKind::Read).await;
-                    r.fetch_add(1, Ordering::SeqCst);
-                }
-            }));
-        }
+            })
+        };
+        // More writers than the rate can serve, so a write is always waiting; and two readers
+        // (a sweep and a reconcile's Get) sharing the one read a second.
+        let mut tasks: Vec<_> = (0..30).map(|_| spender(CallKind::Write, &writes)).collect();
+        tasks.extend((0..2).map(|_| spender(CallKind::Read, &reads)));
         tokio::time::sleep(Duration::from_secs(20)).await;
         for t in &tasks {
             t.abort();
