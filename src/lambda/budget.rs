@@ -149,8 +149,9 @@ impl Budget {
                 }
                 match paused {
                     Some(until) => until - now,
-                    // Behind writes: look again when the next token is in.
-                    None if keep.is_infinite() => Duration::from_secs_f64(1.0 / b.rate),
+                    // Behind writes: look again when the next token is in, or within a
+                    // second at slow rates, in case the writes have stopped meanwhile.
+                    None if keep.is_infinite() => Duration::from_secs_f64((1.0 / b.rate).min(1.0)),
                     None => Duration::from_secs_f64(
                         ((1.0 + keep - b.tokens).max(0.0) / b.rate).max(0.001),
                     ),
