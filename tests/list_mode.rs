@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Harness, sqs};
+use support::{Harness, REGION, sqs};
 
 #[tokio::test]
 async fn create_costs_one_call_and_settling_is_observed_through_list_pages() {
@@ -114,4 +114,42 @@ async fn kms_encrypted_filters_are_read_with_get() {
         0,
         "and with Get they compare equal"
     );
+}
+
+/// The sweeper running on its own: while our writes flow without a pause, it still sweeps after
+/// each rest (25 s), instead of only once the burst is over; once they pause, it sweeps at once.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_writes_holds_the_sweep_only_for_a_rest() {
+    let h = Harness::list_mode_sweeping_every(Duration::from_secs(60), Duration::from_secs(2));
+    let cache = h.ctx.cache.clone().unwrap();
+    let start = tokio::time::Instant::now();
+    cache.wrote(REGION, "a-mapping-being-written");
+    esm_controller::controller::sweep::ensure_sweeper(&h.ctx, REGION);
+
+    // 70 s of writes, one every 100 ms (a burst of creates at 10/s); note when each sweep ran.
+    let mut sweeps_at = Vec::new();
+    let mut lists = 0;
+    while start.elapsed() < Duration::from_secs(70) {
+        cache.wrote(REGION, "a-mapping-being-written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = h.calls_in(REGION, "ListEventSourceMappings");
+        if now > lists {
+            sweeps_at.push(start.elapsed().as_secs_f64());
+            lists = now;
+        }
+    }
+    // The writes stop: the next sweep follows the pause (0.5 s), not the rest.
+    while h.calls_in(REGION, "ListEventSourceMappings") == lists {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sweeps_at.push(start.elapsed().as_secs_f64());
+
+    let expected = [25.0, 50.0, 70.5];
+    assert_eq!(sweeps_at.len(), expected.len(), "sweeps at {sweeps_at:?} s");
+    for (at, want) in sweeps_at.iter().zip(expected) {
+        assert!(
+            (at - want).abs() <= 0.4,
+            "sweeps at {sweeps_at:?} s, expected {expected:?}"
+        );
+    }
 }

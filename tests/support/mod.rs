@@ -347,11 +347,17 @@ pub struct Harness {
 impl Harness {
     /// Observes through the shared List sweep; tests run the sweeps by hand ([`Self::sweep`]).
     pub fn list_mode() -> Self {
+        Self::list_mode_sweeping_every(Duration::ZERO, Duration::ZERO)
+    }
+
+    /// List mode whose sweeper, once started, runs on its own at these intervals (a zero
+    /// interval starts none).
+    pub fn list_mode_sweeping_every(interval: Duration, busy_interval: Duration) -> Self {
         let h = Self::new();
         let ctx = Context::new(h.kube.client(), h.port.clone(), h.ctx.settings.clone()).with_cache(
             Arc::new(esm_controller::controller::cache::MappingCache::new(
-                Duration::ZERO,
-                Duration::ZERO,
+                interval,
+                busy_interval,
             )),
         );
         Self {
