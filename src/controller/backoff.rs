@@ -17,6 +17,10 @@ pub enum Track {
     Throttle,
 }
 
+impl Track {
+    const ALL: [Track; 3] = [Track::Error, Track::Busy, Track::Throttle];
+}
+
 #[derive(Debug)]
 pub struct Backoff {
     attempts: Mutex<HashMap<(String, Track), u32>>,
@@ -59,9 +63,13 @@ impl Backoff {
         attempts.remove(&(key.to_string(), track));
     }
 
+    /// Forget everything about the object (it is gone): one lookup per track, not a scan of
+    /// every object's attempts.
     pub fn forget(&self, key: &str) {
         let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        attempts.retain(|(k, _), _| k != key);
+        for track in Track::ALL {
+            attempts.remove(&(key.to_string(), track));
+        }
     }
 }
 
@@ -117,7 +125,15 @@ mod tests {
         assert_eq!(delays, [2, 4, 8, 15, 15, 15]);
         assert!(b.next("x", Track::Error) <= Duration::from_secs(1));
         assert_eq!(b.next("y", Track::Busy), Duration::from_secs(2));
+        b.next("x", Track::Throttle);
         b.forget("x");
         assert_eq!(b.next("x", Track::Busy), Duration::from_secs(2));
+        assert!(b.next("x", Track::Throttle) <= Duration::from_secs(1));
+        assert!(b.next("x", Track::Error) <= Duration::from_secs(1));
+        assert_eq!(
+            b.next("y", Track::Busy),
+            Duration::from_secs(4),
+            "y is kept"
+        );
     }
 }
