@@ -57,9 +57,7 @@ async fn in_sync_reconciles_make_no_aws_call() {
 #[tokio::test]
 async fn drift_seen_by_the_sweep_triggers_the_owner_and_is_fixed() {
     let mut h = Harness::list_mode();
-    h.apply(sqs(json!({"batchSize": 5})));
-    h.settle().await;
-    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let uuid = h.apply_and_settle(sqs(json!({"batchSize": 5}))).await;
     let mut triggers = h.ctx.cache.as_ref().unwrap().subscribe();
     assert_eq!(h.sweep().await, 0, "nothing changed, nothing triggered");
 

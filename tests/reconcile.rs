@@ -197,9 +197,7 @@ async fn out_of_band_delete_is_recreated() {
 #[tokio::test]
 async fn lambda_initiated_disable_is_reported_and_reenabled_only_when_asked() {
     let mut h = Harness::new();
-    h.apply(sqs(json!({})));
-    h.settle().await;
-    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let uuid = h.apply_and_settle(sqs(json!({}))).await;
     h.model
         .lambda_disable(
             &uuid,
@@ -415,15 +413,7 @@ async fn delete_with_delete_policy_waits_until_lambda_has_deleted_it() {
     let mut h = Harness::new();
     h.apply(sqs(json!({})));
     h.settle().await;
-    h.mark_deleted();
-    let err = h.reconcile().await.unwrap_err();
-    assert_eq!(err.category(), "deleting");
-    assert_eq!(h.calls("DeleteEventSourceMapping"), 1);
-    assert!(
-        h.object().is_some(),
-        "finalizer held while Lambda is Deleting"
-    );
-    h.finish_deletion().await;
+    h.delete_through_lambda().await;
     assert!(h.mappings().is_empty());
     assert!(h.event_reasons().contains(&"Deleted".to_string()));
 }
@@ -667,9 +657,7 @@ fn ready_message(h: &Harness) -> String {
 #[tokio::test]
 async fn a_changed_default_region_keeps_managing_the_mapping_where_it_is() {
     let mut h = Harness::new();
-    h.apply(sqs(json!({"batchSize": 5})));
-    h.settle().await;
-    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let uuid = h.apply_and_settle(sqs(json!({"batchSize": 5}))).await;
     assert_eq!(h.status()["region"], REGION, "the region is recorded");
 
     // The operator changes --region while the resource (without spec.region) exists.
@@ -702,9 +690,7 @@ async fn a_changed_default_region_keeps_managing_the_mapping_where_it_is() {
 #[tokio::test]
 async fn a_changed_default_region_keeps_managing_the_mapping_in_list_mode() {
     let mut h = Harness::list_mode();
-    h.apply(sqs(json!({"batchSize": 5})));
-    h.settle().await;
-    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let uuid = h.apply_and_settle(sqs(json!({"batchSize": 5}))).await;
 
     h.restart_with_default_region(OTHER_REGION);
     h.model.oob_update(&uuid, &json!({"BatchSize": 9})).unwrap();
@@ -724,16 +710,7 @@ async fn deleting_after_a_default_region_change_deletes_the_mapping_where_it_is(
     h.apply(sqs(json!({})));
     h.settle().await;
     h.restart_with_default_region(OTHER_REGION);
-    h.mark_deleted();
-
-    let err = h.reconcile().await.unwrap_err();
-    assert_eq!(err.category(), "deleting");
-    assert_eq!(h.calls("DeleteEventSourceMapping"), 1);
-    assert!(
-        h.object().is_some(),
-        "the finalizer holds while Lambda deletes the mapping"
-    );
-    h.finish_deletion().await;
+    h.delete_through_lambda().await;
     assert!(h.mappings().is_empty(), "no orphan in the mapping's region");
     assert_eq!(h.all_calls_in(OTHER_REGION), 0);
     assert!(h.event_reasons().contains(&"Deleted".to_string()));
@@ -765,9 +742,7 @@ async fn a_create_interrupted_before_a_default_region_change_is_found_where_it_w
 #[tokio::test]
 async fn a_status_from_before_status_region_uses_the_region_in_the_arn() {
     let mut h = Harness::new();
-    h.apply(sqs(json!({"batchSize": 5})));
-    h.settle().await;
-    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let uuid = h.apply_and_settle(sqs(json!({"batchSize": 5}))).await;
     // As a controller without status.region wrote it: the ARN is the only record of the region.
     {
         let mut st = h.kube.state.lock().unwrap();
@@ -837,9 +812,7 @@ async fn an_explicit_spec_region_other_than_the_recorded_one_stalls() {
     // The admission rule keeps spec.region from changing; this is what the controller does
     // when the rule was bypassed (the API double has no admission).
     let mut h = Harness::new();
-    h.apply(sqs(json!({"region": REGION})));
-    h.settle().await;
-    let uuid = h.status()["uuid"].as_str().unwrap().to_string();
+    let uuid = h.apply_and_settle(sqs(json!({"region": REGION}))).await;
     h.apply(sqs(json!({"region": OTHER_REGION})));
 
     h.reconcile().await.unwrap();

@@ -184,16 +184,18 @@ struct Owner {
 
 impl Owner {
     fn new(object: &ObjectRef<EventSourceMapping>, mapping: &ObservedMapping) -> Self {
-        Self {
+        let mut owner = Self {
             object: format!(
                 "{}/{}",
                 object.namespace.as_deref().unwrap_or_default(),
                 object.name
             )
             .into_boxed_str(),
-            seen: Self::digest(mapping),
-            busy: mapping.state().is_transitional(),
-        }
+            seen: 0,
+            busy: false,
+        };
+        owner.saw(mapping);
+        owner
     }
 
     fn digest(mapping: &ObservedMapping) -> u64 {
@@ -216,6 +218,7 @@ impl Owner {
         Self::digest(listed) != self.seen
     }
 
+    /// Records what the resource has seen (or, once triggered, will read) of its mapping.
     fn saw(&mut self, mapping: &ObservedMapping) {
         self.seen = Self::digest(mapping);
         self.busy = mapping.state().is_transitional();

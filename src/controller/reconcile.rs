@@ -13,7 +13,9 @@ use super::report::Report;
 use super::{Context, Error, StoredMapping, Track, object_key};
 use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, FINALIZER};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid};
-use crate::plan::{self, Action, DeletePlan, Desired, Observed, Owner, Ownership, Verdict};
+use crate::plan::{
+    self, Action, DeletePlan, Desired, Observed, Owner, Ownership, Region, SpecError, Verdict,
+};
 
 /// The controller's entry point: reads the resource (the watch keeps only its name) and
 /// reconciles it. The read is a quorum read, so a reconcile never starts from a copy older than
@@ -55,19 +57,21 @@ pub async fn reconcile<L: LambdaPort>(
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
     let key = object_key(esm.as_ref());
     let timer = ctx.metrics.reconcile_started(&key);
-    // The sweep that observes this resource is its region's: once a mapping is recorded, the
-    // recorded region, whatever the default region says now.
-    if let Ok(region) = plan::region_of(
+    // The region every call goes to, resolved once: a recorded mapping's own, even if the
+    // default region changed since (see plan::region). The sweep that observes the resource is
+    // that region's.
+    let region = plan::region_of(
         &esm.spec,
         esm.status.as_ref(),
         ctx.settings.default_region.as_deref(),
-    ) {
+    );
+    if let Ok(region) = &region {
         super::sweep::ensure_sweeper(&ctx, region.name());
     }
     let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
         match event {
-            Finalize::Apply(esm) => apply(&esm, &api, &ctx).await,
-            Finalize::Cleanup(esm) => cleanup(&esm, &api, &ctx).await,
+            Finalize::Apply(esm) => apply(&esm, &api, &ctx, &region).await,
+            Finalize::Cleanup(esm) => cleanup(&esm, &api, &ctx, &region).await,
         }
     })
     .await
@@ -105,6 +109,7 @@ async fn apply<L: LambdaPort>(
     esm: &EventSourceMapping,
     api: &Api<EventSourceMapping>,
     ctx: &Context<L>,
+    region: &Result<Region, SpecError>,
 ) -> Result<Requeue, Error> {
     let key = object_key(esm);
     let settings = &ctx.settings;
@@ -115,20 +120,14 @@ async fn apply<L: LambdaPort>(
     let mut report = Report::new(esm);
     let owner = Owner::of(esm, &settings.cluster_name);
 
-    // The region every call below goes to: a recorded mapping's own, even if the default
-    // region changed since (see plan::region).
-    let region = match plan::region_of(
-        &esm.spec,
-        esm.status.as_ref(),
-        settings.default_region.as_deref(),
-    ) {
+    let region = match region {
         Ok(region) => region,
         Err(e) => {
             let verdict = Verdict::stalled("InvalidSpec", e.to_string());
             return stall(esm, api, ctx, &mut report, verdict).await;
         }
     };
-    if let Some(verdict) = plan::region::region_moved(&esm.spec, esm.status.as_ref(), &region) {
+    if let Some(verdict) = plan::region::region_moved(&esm.spec, esm.status.as_ref(), region) {
         // Creating in the spec's region would leave a second mapping processing the same
         // events; nothing is sent to either region until the user decides.
         return stall(esm, api, ctx, &mut report, verdict).await;
@@ -679,16 +678,13 @@ async fn cleanup<L: LambdaPort>(
     esm: &EventSourceMapping,
     api: &Api<EventSourceMapping>,
     ctx: &Context<L>,
+    region: &Result<Region, SpecError>,
 ) -> Result<Requeue, Error> {
     let owner = Owner::of(esm, &ctx.settings.cluster_name);
     let mut report = Report::new(esm);
     // The recorded region when a mapping is recorded: deleting in the default region of the
     // moment would find nothing there, release the finalizer and orphan the mapping.
-    let Ok(region) = plan::region_of(
-        &esm.spec,
-        esm.status.as_ref(),
-        ctx.settings.default_region.as_deref(),
-    ) else {
+    let Ok(region) = region else {
         // Nothing recorded and no region to have created it in: nothing was ever created.
         return Ok(Requeue::await_change());
     };

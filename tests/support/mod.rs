@@ -458,6 +458,31 @@ impl Harness {
         self.apply_with(spec, json!({}));
     }
 
+    /// Applies the spec, lets the controller settle, and returns the UUID status recorded.
+    pub async fn apply_and_settle(&mut self, spec: Value) -> String {
+        self.apply(spec);
+        self.settle().await;
+        self.status()["uuid"]
+            .as_str()
+            .expect("a settled resource records its mapping's UUID")
+            .to_string()
+    }
+
+    /// Deletes the resource (deletionPolicy Delete) and follows the delete through: the first
+    /// pass sends one Delete and keeps the finalizer while Lambda is Deleting; later passes
+    /// release it once the mapping is gone.
+    pub async fn delete_through_lambda(&self) {
+        self.mark_deleted();
+        let err = self.reconcile().await.unwrap_err();
+        assert_eq!(err.category(), "deleting");
+        assert_eq!(self.calls("DeleteEventSourceMapping"), 1);
+        assert!(
+            self.object().is_some(),
+            "the finalizer holds while Lambda deletes the mapping"
+        );
+        self.finish_deletion().await;
+    }
+
     pub fn apply_with(&mut self, spec: Value, annotations: Value) {
         self.generation += 1;
         let mut st = self.kube.state.lock().unwrap();
