@@ -244,12 +244,24 @@ struct Region {
     /// When we last wrote any mapping of this region.
     last_write: Option<Instant>,
     sweeper: bool,
-    /// The last sweep failed (e.g. no ListEventSourceMappings permission): reconciles must
-    /// not wait for a sweep that may never come.
-    failing: bool,
+    /// Sweeps that failed in a row since the last complete one. The sweeper retries within
+    /// seconds, so one failed page (a throttle, a 5xx) changes nothing for reconciles; only
+    /// after [`FAILURES_BEFORE_GETS`] in a row do they stop trusting the sweep.
+    failures: u32,
 }
 
+/// Failed sweeps in a row after which the region counts as failing: lookups ask Lambda (one Get
+/// per resource) instead of waiting for a sweep that may never come (e.g. no
+/// ListEventSourceMappings permission), and Ready resources are re-checked on the resync timer.
+/// Below it, a failure is retried within seconds (1 s, 2 s, with jitter), which is far cheaper
+/// than a Get for every resource that waited for the sweep.
+pub const FAILURES_BEFORE_GETS: u32 = 3;
+
 impl Region {
+    fn failing(&self) -> bool {
+        self.failures >= FAILURES_BEFORE_GETS
+    }
+
     fn entry(&mut self, uuid: &str) -> &mut Entry {
         if !self.mappings.contains_key(uuid) {
             self.mappings.insert(uuid.into(), Entry::default());
@@ -330,7 +342,7 @@ impl MappingCache {
         };
         // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
         // our write would never end: the reconcile asks Lambda instead.
-        if r.failing {
+        if r.failing() {
             return Lookup::Unknown;
         }
         if r.written.contains_key(uuid) {
@@ -519,7 +531,7 @@ impl MappingCache {
                 }
             });
             r.swept = Some(pass.started);
-            r.failing = false;
+            r.failures = 0;
         }
         triggered.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         triggered.dedup();
@@ -561,12 +573,22 @@ impl MappingCache {
             .map(|at| at.elapsed())
     }
 
-    /// A sweep of the region failed; wakes reconciles waiting for the first one.
-    pub fn sweep_failed(&self, region: &str) {
-        if let Some(r) = self.regions().get_mut(region) {
-            r.failing = true;
+    /// A sweep of the region failed. Once [`FAILURES_BEFORE_GETS`] have failed in a row, the
+    /// region counts as failing and reconciles waiting for its first sweep are woken to ask
+    /// Lambda themselves; before that they keep waiting for the retry. Returns how many have
+    /// failed in a row.
+    pub fn sweep_failed(&self, region: &str) -> u32 {
+        let (failures, failing) = {
+            let mut regions = self.regions();
+            let r = regions.entry(region.to_string()).or_default();
+            r.pass = None;
+            r.failures = r.failures.saturating_add(1);
+            (r.failures, r.failing())
+        };
+        if failing {
+            self.swept.notify_waiters();
         }
-        self.swept.notify_waiters();
+        failures
     }
 
     /// Whether the region's sweeps work: one has completed and the last one did not fail. Only
@@ -574,7 +596,7 @@ impl MappingCache {
     pub fn sweeping(&self, region: &str) -> bool {
         self.regions()
             .get(region)
-            .is_some_and(|r| r.swept.is_some() && !r.failing)
+            .is_some_and(|r| r.swept.is_some() && !r.failing())
     }
 
     /// Whether a reconcile should wait for the region's first sweep: none has completed yet,
@@ -582,7 +604,7 @@ impl MappingCache {
     pub fn awaiting_first_sweep(&self, region: &str) -> bool {
         self.regions()
             .get(region)
-            .is_none_or(|r| r.swept.is_none() && !r.failing)
+            .is_none_or(|r| r.swept.is_none() && !r.failing())
     }
 }
 
@@ -803,12 +825,48 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_sweep_stops_the_wait_for_the_first_one() {
+    async fn one_failed_sweep_keeps_reconciles_waiting_for_the_retry() {
+        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
+        assert!(cache.claim_sweeper("r"));
+        let waiter = cache.swept.notified();
+        assert_eq!(cache.sweep_failed("r"), 1);
+        assert!(
+            cache.awaiting_first_sweep("r"),
+            "the retry comes within seconds: still worth waiting for"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), waiter)
+                .await
+                .is_err(),
+            "waiters are not sent to Lambda after one failure"
+        );
+        cache.apply_sweep("r", Instant::now(), vec![mapping("a", "Enabled", 1.0)]);
+        assert!(cache.sweeping("r"));
+
+        // After a good sweep, one failed page neither drops the copies nor the idle state.
+        cache.sweep_failed("r");
+        assert!(
+            cache.sweeping("r"),
+            "Ready resources keep waiting for changes"
+        );
+        assert_eq!(
+            cache.lookup("r", "a"),
+            Lookup::Fresh(Box::new(mapping("a", "Enabled", 1.0))),
+            "no Get for a failed page"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_sweeps_in_a_row_stop_the_wait_for_the_first_one() {
         let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
         assert!(cache.claim_sweeper("r"));
         assert!(cache.awaiting_first_sweep("r"));
         let waiter = cache.swept.notified();
-        cache.sweep_failed("r");
+        for _ in 1..FAILURES_BEFORE_GETS {
+            cache.sweep_failed("r");
+        }
+        assert!(cache.awaiting_first_sweep("r"));
+        assert_eq!(cache.sweep_failed("r"), FAILURES_BEFORE_GETS);
         tokio::time::timeout(Duration::from_millis(1), waiter)
             .await
             .expect("waiters are woken");
@@ -823,9 +881,12 @@ mod tests {
         assert!(cache.sweeping("r"));
         assert_eq!(cache.lookup("r", "a"), Lookup::Absent);
 
-        // A later failure: our write is not waited for, and the stale copy is not trusted.
+        // Later failures in a row: our write is not waited for, and the stale copy is not
+        // trusted.
         cache.wrote("r", "a");
-        cache.sweep_failed("r");
+        for _ in 0..FAILURES_BEFORE_GETS {
+            cache.sweep_failed("r");
+        }
         assert!(!cache.sweeping("r"));
         assert_eq!(cache.lookup("r", "a"), Lookup::Unknown);
         assert_eq!(cache.lookup("r", "b"), Lookup::Unknown);

@@ -14,13 +14,76 @@ use super::{Context, StoredMapping};
 use crate::api::EventSourceMapping;
 use crate::lambda::{LambdaPort, ListFilter};
 
-/// Starts the region's sweeper unless it runs already (list mode only).
+/// Starts the region's sweeper unless it runs already (list mode only). It is supervised: if
+/// it panics or ends, it is started again, so a region never goes on serving stale data.
 pub fn ensure_sweeper<L: LambdaPort>(ctx: &Arc<Context<L>>, region: &str) {
     let Some(cache) = &ctx.cache else { return };
     // A zero interval means sweeps are driven by hand (tests).
     if !cache.interval.is_zero() && cache.claim_sweeper(region) {
-        tokio::spawn(sweep_loop(ctx.clone(), region.to_string()));
+        let (ctx, region) = (ctx.clone(), region.to_string());
+        tokio::spawn(supervise(format!("mapping sweep of {region}"), move || {
+            sweep_loop(ctx.clone(), region.clone())
+        }));
     }
+}
+
+/// Runs the task `start` makes, and starts a new one whenever it panics or ends (a sweeper
+/// never ends by itself), after a short pause that grows with the restarts in a row. Each
+/// restart is logged at error level: it is a bug, and the operator should hear of it.
+pub async fn supervise<F, T>(what: String, mut start: F)
+where
+    F: FnMut() -> T,
+    T: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut restarts: u32 = 0;
+    loop {
+        let began = Instant::now();
+        let outcome = tokio::spawn(start()).await;
+        // A task that ran for a good while before failing starts its count again.
+        if began.elapsed() > RESTART_FORGIVEN_AFTER {
+            restarts = 0;
+        }
+        restarts = restarts.saturating_add(1);
+        let pause = retry_delay(restarts, RESTART_PAUSE_MAX, jitter());
+        match outcome {
+            Err(e) if e.is_panic() => tracing::error!(
+                task = what,
+                restarts,
+                restart_in_ms = pause.as_millis() as u64,
+                "task panicked; restarting it"
+            ),
+            _ => tracing::error!(
+                task = what,
+                restarts,
+                restart_in_ms = pause.as_millis() as u64,
+                "task ended unexpectedly; restarting it"
+            ),
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// The longest pause before a crashed task is started again.
+const RESTART_PAUSE_MAX: Duration = Duration::from_secs(30);
+/// A task that ran this long before it failed is restarted at once, as if it had never failed.
+const RESTART_FORGIVEN_AFTER: Duration = Duration::from_secs(300);
+
+/// The wait before the `failures`-th retry in a row (from 1): 1 s, 2 s, 4 s … capped at `max`,
+/// then cut by `jitter` (in [0, 1)) to somewhere in its upper half, so that the regions' (and
+/// replicas') retries after a shared outage spread out.
+fn retry_delay(failures: u32, max: Duration, jitter: f64) -> Duration {
+    let exp = Duration::from_secs(1).saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let capped = exp.min(max);
+    capped / 2 + capped.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// A cheap fraction in [0, 1) from the clock: enough to spread retries, no dependency needed.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
 /// One complete sweep of a region into the cache, page by page; returns how many resources it
@@ -91,9 +154,14 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
         }
         let started = Instant::now();
         let outcome = sweep_once(&ctx.lambda, &cache, &region).await;
+        // Created before the settling check below: a write landing between that check and the
+        // wait would otherwise be missed, and its resource would wait a full interval. (A
+        // `Notified` receives `notify_waiters` from the moment it exists; writes made during
+        // the sweep are still pending and keep the region settling.)
+        let wake = cache.wake_sweepers.notified();
         rested_from = Instant::now();
         rest = rest_after(started.elapsed(), cache.interval);
-        match outcome {
+        let interval = match outcome {
             Ok(triggered) => {
                 // A sweep is a wave of allocation (every page's mappings, the reconciles it
                 // triggers); give the free pages back once it is over.
@@ -104,23 +172,29 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
                     took_ms = started.elapsed().as_millis() as u64,
                     "swept"
                 );
+                if cache.settling(&region) {
+                    cache.busy_interval
+                } else {
+                    cache.interval
+                }
             }
             Err(e) => {
-                cache.sweep_failed(&region);
+                // Retried soon: a failed page must not leave the region unswept for a whole
+                // interval, nor send every waiting reconcile to Lambda with a Get.
+                let failures = cache.sweep_failed(&region);
+                let retry = retry_delay(failures, cache.interval, jitter());
                 tracing::warn!(
                     region,
                     error = %e,
-                    retry_in_s = cache.interval.as_secs(),
+                    failures,
+                    retry_in_ms = retry.as_millis() as u64,
                     "the List sweep of this region failed: changes made in Lambda there go unseen until a sweep succeeds"
-                )
+                );
+                // From when it failed, not when it started: a sweep that failed after a long
+                // run of pages still waits its retry delay.
+                rested_from.saturating_duration_since(started) + retry
             }
-        }
-        let interval = if cache.settling(&region) {
-            cache.busy_interval
-        } else {
-            cache.interval
         };
-        let wake = cache.wake_sweepers.notified();
         tokio::select! {
             _ = tokio::time::sleep_until(started + interval) => {}
             // A write arrived while idle: switch to the busy interval.
@@ -187,5 +261,57 @@ mod tests {
         assert_eq!(rest_after(S(100), S(60)), S(60));
         assert_eq!(rest_after(S(100), S(300)), S(100));
         assert_eq!(rest_after(S(0), S(10)), S(10), "a short interval wins");
+    }
+
+    #[test]
+    fn a_failed_sweep_is_retried_within_seconds_with_jitter_up_to_the_interval() {
+        let interval = S(60);
+        // (failures in a row, jitter) -> delay
+        let cases = [
+            (1, 0.0, Duration::from_millis(500)),
+            (1, 0.999_999, Duration::from_secs(1)),
+            (2, 0.0, S(1)),
+            (3, 0.5, S(3)),
+            (6, 0.0, S(16)),
+            (7, 0.0, S(30)),
+            (40, 0.0, S(30)),
+            (40, 0.999_999, S(60)),
+        ];
+        for (failures, jitter, want) in cases {
+            let got = retry_delay(failures, interval, jitter);
+            assert!(
+                got.abs_diff(want) < Duration::from_millis(1),
+                "failures {failures}, jitter {jitter}: {got:?}, expected {want:?}"
+            );
+        }
+        assert!(
+            retry_delay(1, interval, 0.9) < interval / 10,
+            "the first retry comes long before the interval"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sweeper_that_panics_or_ends_is_started_again() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        let supervisor = tokio::spawn(supervise("test task".into(), move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                match n {
+                    1 => panic!("the first run panics"),
+                    2 => {} // the second ends
+                    _ => std::future::pending::<()>().await,
+                }
+            }
+        }));
+        tokio::time::sleep(S(120)).await;
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            3,
+            "restarted after the panic and after the end, then left running"
+        );
+        assert!(!supervisor.is_finished(), "the supervisor never gives up");
+        supervisor.abort();
     }
 }
