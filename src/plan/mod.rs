@@ -230,7 +230,34 @@ pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Obs
         // Unreachable: a transitional state or a pending enable/disable returned above.
         _ => Verdict::progressing("Waiting", format!("the mapping is {}", state.as_str())),
     };
+    // Not Ready while Lambda cannot read the filters; a stall of its own comes first.
+    let verdict = match verdict {
+        Verdict::Ready { .. } => unreadable_filters(mapping).unwrap_or(verdict),
+        other => other,
+    };
     Plan::new(Action::None, verdict)
+}
+
+/// Lambda's report that it cannot read the mapping's filter criteria (it could not decrypt
+/// them with the mapping's KMS key, semantics §6.2). The filters are then neither compared nor
+/// known to be in sync, and Lambda cannot apply them: the mapping is not Ready until the key
+/// works again, whatever else matches.
+fn unreadable_filters(mapping: &ObservedMapping) -> Option<Verdict> {
+    let error = mapping.filter_criteria_error.as_ref()?;
+    let code = error.error_code.as_deref().unwrap_or("unknown error");
+    let detail = error.message.as_deref().unwrap_or("no message");
+    let key = mapping
+        .fields
+        .kms_key_arn
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .unwrap_or("the mapping's KMS key");
+    Some(Verdict::stalled(
+        "FilterCriteriaError",
+        format!(
+            "Lambda cannot read the mapping's filter criteria ({code}: {detail}), so they are not verified and may not apply; allow Lambda to use {key} (kms:Decrypt in the key policy or the function's role), or remove kmsKeyARN"
+        ),
+    ))
 }
 
 /// A `Disabled` state whose reason does not name a user action: Lambda switched it off.

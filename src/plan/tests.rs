@@ -293,6 +293,61 @@ fn kms_decrypt_errors_do_not_cause_an_endless_filter_diff() {
 }
 
 #[test]
+fn unreadable_filters_are_reported_not_called_in_sync() {
+    let kms = "arn:aws:kms:us-east-1:123456789012:key/k";
+    let error = json!({"ErrorCode": "KMSAccessDeniedException", "Message": "no kms:Decrypt"});
+    let with_filters = spec(json!({"eventSourceARN": SQS, "functionName": "handler",
+        "batchSize": 10, "kmsKeyARN": kms, "filterCriteria": {"filters": [{"pattern": "{\"a\":[1]}"}]}}));
+    // (spec, what Lambda reports) -> (action is an update, verdict reason)
+    let cases = [
+        (
+            &with_filters,
+            json!({"KMSKeyArn": kms, "FilterCriteriaError": error}),
+            false,
+            "FilterCriteriaError",
+        ),
+        // Other drift is still fixed while the filters cannot be read.
+        (
+            &with_filters,
+            json!({"KMSKeyArn": kms, "FilterCriteriaError": error, "BatchSize": 7}),
+            true,
+            "Updating",
+        ),
+        // A user-disabled mapping is Stalled for its own reason first.
+        (
+            &with_filters,
+            json!({"KMSKeyArn": kms, "FilterCriteriaError": error, "State": "Disabled",
+                   "StateTransitionReason": "USER_INITIATED"}),
+            false,
+            "DisabledOutOfBand",
+        ),
+        // Once Lambda reads them again, the mapping is Ready.
+        (
+            &with_filters,
+            json!({"KMSKeyArn": kms, "FilterCriteria": {"Filters": [{"Pattern": "{\"a\":[1]}"}]}}),
+            false,
+            "Enabled",
+        ),
+    ];
+    for (s, lambda, updates, reason) in cases {
+        let p = plan_for(s, &found(sqs_observed(lambda.clone())));
+        assert_eq!(
+            matches!(p.action, Action::Update { .. }),
+            updates,
+            "{lambda}: {p:?}"
+        );
+        assert_eq!(p.verdict.reason(), reason, "{lambda}");
+        if reason == "FilterCriteriaError" {
+            assert!(!p.verdict.is_ready());
+            let message = p.verdict.message();
+            for part in ["KMSAccessDeniedException", "no kms:Decrypt", kms] {
+                assert!(message.contains(part), "{message} names {part}");
+            }
+        }
+    }
+}
+
+#[test]
 fn drift_updates_only_the_fields_that_differ() {
     let s = spec(
         json!({"eventSourceARN": KINESIS, "functionName": "handler", "startingPosition": "LATEST",

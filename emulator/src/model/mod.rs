@@ -300,6 +300,17 @@ impl Model {
         self.world().lambda_disable(uuid, reason)
     }
 
+    /// Lambda loses (`Some((ErrorCode, Message))`, e.g. `KMSAccessDeniedException`) or regains
+    /// (`None`) the use of the mapping's KMS key: while lost, Get and List report
+    /// `FilterCriteriaError` in place of `FilterCriteria` (§6.2).
+    pub fn set_filter_criteria_error(
+        &self,
+        uuid: &str,
+        error: Option<(&str, &str)>,
+    ) -> Result<(), ApiError> {
+        self.world().set_filter_criteria_error(uuid, error)
+    }
+
     /// Calls per operation name, including failed and throttled ones.
     pub fn call_counts(&self) -> BTreeMap<String, u64> {
         self.world().counts.clone()

@@ -242,6 +242,14 @@ pub(crate) fn render(m: &Mapping, esm_arn: String, view: View) -> Value {
     if view == View::ListItem && out.contains_key("KMSKeyArn") {
         out.remove("FilterCriteria");
     }
+    if let Some((code, message)) = &m.filter_criteria_error {
+        // Lambda could not decrypt the filters: it reports the error instead of them.
+        out.remove("FilterCriteria");
+        out.insert(
+            "FilterCriteriaError".into(),
+            json!({"ErrorCode": code, "Message": message}),
+        );
+    }
     Value::Object(out)
 }
 

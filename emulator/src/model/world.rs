@@ -42,6 +42,9 @@ pub(crate) struct Mapping {
     pub state_reason: String,
     pub last_modified_ms: u64,
     pub last_processing_result: String,
+    /// Lambda could not decrypt the filter criteria with the mapping's KMS key (§6.2):
+    /// `(ErrorCode, Message)`, reported as `FilterCriteriaError` in place of the filters.
+    pub filter_criteria_error: Option<(String, String)>,
     pub pending: Option<Pending>,
     pub tags: BTreeMap<String, String>,
 }
@@ -457,6 +460,7 @@ impl World {
             state_reason: USER_INITIATED.into(),
             last_modified_ms: self.now_millis(),
             last_processing_result: NO_RECORDS_PROCESSED.into(),
+            filter_criteria_error: None,
             pending: None,
             tags: req.tags.unwrap_or_default(),
         };
@@ -724,6 +728,18 @@ impl World {
         m.state_reason = reason.to_owned();
         m.pending = None;
         m.last_modified_ms = now_ms;
+        Ok(())
+    }
+
+    pub(crate) fn set_filter_criteria_error(
+        &mut self,
+        uuid: &str,
+        error: Option<(&str, &str)>,
+    ) -> ApiResult<()> {
+        let seq = self.seq_of(uuid)?;
+        let m = self.mappings.get_mut(&seq).expect("exists");
+        m.filter_criteria_error =
+            error.map(|(code, message)| (code.to_owned(), message.to_owned()));
         Ok(())
     }
 
