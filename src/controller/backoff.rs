@@ -63,6 +63,14 @@ impl Backoff {
         attempts.remove(&(key.to_string(), track));
     }
 
+    /// Whether any attempts are counted for the object.
+    pub fn knows(&self, key: &str) -> bool {
+        let attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        Track::ALL
+            .iter()
+            .any(|track| attempts.contains_key(&(key.to_string(), *track)))
+    }
+
     /// Forget everything about the object (it is gone): one lookup per track, not a scan of
     /// every object's attempts.
     pub fn forget(&self, key: &str) {

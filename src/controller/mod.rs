@@ -19,7 +19,7 @@ use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 pub use backoff::{Backoff, Track};
-pub use reconcile::reconcile;
+pub use reconcile::{reconcile, reconcile_stored};
 pub use stored::StoredMapping;
 
 use crate::api::EventSourceMapping;
@@ -106,14 +106,19 @@ pub struct Context<L> {
     pub metrics: Arc<Metrics>,
     /// The shared List-sweep cache (list mode); `None` observes with one Get per resource.
     pub cache: Option<Arc<cache::MappingCache>>,
-    /// Mappings this process created, by resource UID, until status shows their UUID. The
-    /// watch cache can hand a reconcile an object older than our last status write; without
-    /// this, such a stale read would look like a crash after create and cost a lookup.
-    created: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// Mappings this process created, by resource, until status shows their UUID: the UID of
+    /// the resource that created it, the UUID and the tags digest. Its one remaining use is a
+    /// status write that failed after Create: the next pass carries on from here instead of
+    /// paying for a crash lookup. The UID is compared, so a resource re-created under the same
+    /// name never inherits an old UUID.
+    created: std::sync::Mutex<std::collections::HashMap<String, (String, String, String)>>,
     /// Stalled resources and until when they are left alone: a stalled create must not be
     /// retried on every watch event (its own status write is one), only at `stalled_recheck`
     /// or when the user changes something (generation, adopt annotation).
     stalled: std::sync::Mutex<std::collections::HashMap<String, (String, tokio::time::Instant)>>,
+    /// Ready resources whose observation keeps failing (throttled, 5xx, timeouts), and since
+    /// when: they stay Ready for [`READ_FAILURE_GRACE`] before the failure is reported.
+    read_failures: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl<L: LambdaPort> Context<L> {
@@ -133,24 +138,23 @@ impl<L: LambdaPort> Context<L> {
             cache: None,
             created: Default::default(),
             stalled: Default::default(),
+            read_failures: Default::default(),
         }
     }
 
     /// Leaves a stalled resource alone until `until`, unless `fingerprint` (what the user can
     /// change to fix it) changes first.
     pub fn hold_stalled(&self, key: &str, fingerprint: String, until: tokio::time::Instant) {
-        self.stalled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_string(), (fingerprint, until));
+        lock(&self.stalled).insert(key.to_string(), (fingerprint, until));
     }
 
     /// How long a stalled resource is still held, if it is and nothing changed.
     pub fn stalled_for(&self, key: &str, fingerprint: &str) -> Option<Duration> {
-        let mut stalled = self.stalled.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stalled = lock(&self.stalled);
+        let now = tokio::time::Instant::now();
         match stalled.get(key) {
-            Some((held, until)) if held == fingerprint && *until > tokio::time::Instant::now() => {
-                Some(*until - tokio::time::Instant::now())
+            Some((held, until)) if held == fingerprint && *until > now => {
+                Some(until.saturating_duration_since(now))
             }
             Some(_) => {
                 stalled.remove(key);
@@ -161,39 +165,64 @@ impl<L: LambdaPort> Context<L> {
     }
 
     /// Forgets everything kept about a resource that is gone (backoff, metrics, own creates,
-    /// stall holds).
-    pub fn forget_object(&self, key: &str, uid: &str) {
+    /// stall holds, read failures). Every path by which a resource goes calls this: the
+    /// finalizer's release, and a resource found deleted without it.
+    pub fn forget_object(&self, key: &str) {
         self.backoff.forget(key);
         self.metrics.forget(key);
-        self.remember_created(uid, None);
+        lock(&self.created).remove(key);
         self.release_stalled(key);
+        lock(&self.read_failures).remove(key);
+    }
+
+    /// Whether anything at all is kept about the resource (a gone resource must leave nothing).
+    pub fn remembers(&self, key: &str) -> bool {
+        self.backoff.knows(key)
+            || self.metrics.tracks(key)
+            || lock(&self.created).contains_key(key)
+            || lock(&self.stalled).contains_key(key)
+            || lock(&self.read_failures).contains_key(key)
     }
 
     pub fn release_stalled(&self, key: &str) {
-        self.stalled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        lock(&self.stalled).remove(key);
     }
 
     /// Remembers (`Some((uuid, tags digest))`) or forgets (`None`) the mapping this process
-    /// created for a resource, with the digest of the tags it was created with.
-    pub fn remember_created(&self, uid: &str, created: Option<(&str, &str)>) {
-        let mut map = self.created.lock().unwrap_or_else(|e| e.into_inner());
+    /// created for the resource `key` with this `uid`, with the digest of the tags it was
+    /// created with.
+    pub fn remember_created(&self, key: &str, uid: &str, created: Option<(&str, &str)>) {
+        let mut map = lock(&self.created);
         match created {
             Some((uuid, digest)) => {
-                map.insert(uid.to_string(), (uuid.to_string(), digest.to_string()))
+                map.insert(key.to_string(), (uid.into(), uuid.into(), digest.into()))
             }
-            None => map.remove(uid),
+            None => map.remove(key),
         };
     }
 
-    pub fn created(&self, uid: &str) -> Option<(String, String)> {
-        self.created
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(uid)
-            .cloned()
+    /// The mapping this process created for the resource `key`, if that resource had `uid`.
+    pub fn created(&self, key: &str, uid: &str) -> Option<(String, String)> {
+        lock(&self.created)
+            .get(key)
+            .filter(|(created_by, _, _)| created_by == uid)
+            .map(|(_, uuid, digest)| (uuid.clone(), digest.clone()))
+    }
+
+    /// Since when reads of the resource's mapping have failed in a row (noting now if this is
+    /// the first).
+    pub fn read_failing_since(&self, key: &str) -> tokio::time::Instant {
+        *lock(&self.read_failures)
+            .entry(key.to_string())
+            .or_insert_with(tokio::time::Instant::now)
+    }
+
+    /// A read of the resource's mapping succeeded.
+    pub fn read_succeeded(&self, key: &str) {
+        let mut failures = lock(&self.read_failures);
+        if !failures.is_empty() {
+            failures.remove(key);
+        }
     }
 
     /// Observes through a shared List sweep instead of a Get per resource.
@@ -246,6 +275,18 @@ impl<L: LambdaPort> Context<L> {
         self.metrics.scheduled(key, delay);
         Action::requeue(delay)
     }
+}
+
+/// How long a Ready resource stays Ready while every read of its mapping fails for a reason
+/// that says nothing about the mapping (throttled, 5xx, timeouts). GitOps tools show a
+/// not-Ready resource as degraded; a throttle storm after a restart is not a change in the
+/// mapping. Past this bound the failure is reported (Ready=False, Retrying).
+pub const READ_FAILURE_GRACE: Duration = Duration::from_secs(300);
+
+/// Locks a mutex, going on with the data if a thread panicked while holding it: every map
+/// behind these locks is left consistent between statements, so the data is still good.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn object_key(esm: &impl Resource) -> String {

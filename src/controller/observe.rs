@@ -287,7 +287,23 @@ pub async fn candidates<L: LambdaPort>(
         let Some(arn) = mapping.arn.clone() else {
             continue;
         };
-        let tags = lambda.list_tags(lookup.region, &arn).await?;
+        let tags = match lambda.list_tags(lookup.region, &arn).await {
+            Ok(tags) => tags,
+            // Someone else's mapping for the same source and function whose tags we may not
+            // read (a tag-based IAM condition), or one deleted since the List. Skipping it
+            // cannot cause a duplicate even if it were ours (a role without lambda:ListTags):
+            // Lambda refuses a second mapping for the same source and function, and the
+            // conflict is resolved on its own path.
+            Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
+                tracing::debug!(
+                    uuid = mapping.uuid,
+                    error = %e,
+                    "skipping a mapping whose tags cannot be read while looking for our own"
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         out.push((mapping, tags));
     }
     Ok(out)

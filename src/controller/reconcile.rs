@@ -38,10 +38,12 @@ pub async fn reconcile_stored<L: LambdaPort>(
         // Deleted since the event. Its finalizer normally ran first; if someone removed the
         // finalizer by hand, the mapping stays in Lambda, and its changes must no longer trigger
         // a resource that is gone.
+        // Nothing kept about it may outlive it either (backoff, metrics, the mappings gauge).
         None => {
             if let Some(cache) = &ctx.cache {
                 cache.forget_owner(namespace, name);
             }
+            ctx.forget_object(&format!("{namespace}/{name}"));
             Ok(Requeue::await_change())
         }
     }
@@ -100,6 +102,15 @@ fn stall_fingerprint(esm: &EventSourceMapping) -> String {
     )
 }
 
+/// Whether the resource's status says Ready for its current spec.
+fn is_ready_for(esm: &EventSourceMapping, report: &Report<'_>) -> bool {
+    report.status.observed_generation == esm.metadata.generation
+        && report
+            .status
+            .condition(plan::report::READY)
+            .is_some_and(|c| c.status == "True")
+}
+
 fn now_epoch() -> f64 {
     jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
@@ -152,12 +163,12 @@ async fn apply<L: LambdaPort>(
         // copy's status back would drop the tags digest, and the next reconcile would read
         // the tags again.
         None => {
-            if let Some((uuid, digest)) = ctx.created(&uid) {
+            if let Some((uuid, digest)) = ctx.created(&key, &uid) {
                 report.status.uuid = Some(uuid);
                 report.status.tags_digest = Some(digest);
             }
         }
-        Some(_) => ctx.remember_created(&uid, None),
+        Some(_) => ctx.remember_created(&key, &uid, None),
     }
     let status = report.status.clone();
     let observed = observe(
@@ -169,6 +180,9 @@ async fn apply<L: LambdaPort>(
         Some(&digest),
     )
     .await;
+    if observed.is_ok() {
+        ctx.read_succeeded(&key);
+    }
     let observation = match observed {
         Ok(Some(o)) => o,
         // Our own write is not in a sweep yet; the sweep that covers it triggers us.
@@ -188,6 +202,16 @@ async fn apply<L: LambdaPort>(
                 ),
             );
             return stall(esm, api, ctx, &mut report, verdict).await;
+        }
+        // A failed read says nothing about the mapping: a resource that was Ready for this
+        // spec stays Ready (no status write) while reads fail for up to READ_FAILURE_GRACE,
+        // and the error policy retries with backoff.
+        Err(e)
+            if e.kind == ErrorKind::Retry
+                && is_ready_for(esm, &report)
+                && ctx.read_failing_since(&key).elapsed() < super::READ_FAILURE_GRACE =>
+        {
+            return Err(Error::Lambda(e));
         }
         Err(e) => return lambda_failure(esm, api, ctx, &mut report, e).await,
     };
@@ -306,7 +330,7 @@ async fn apply<L: LambdaPort>(
                 Ok(mapping) => {
                     ctx.backoff.reset(&key, Track::Busy);
                     ctx.wrote(region, &mapping, esm);
-                    ctx.remember_created(&uid, Some((&mapping.uuid, &digest)));
+                    ctx.remember_created(&key, &uid, Some((&mapping.uuid, &digest)));
                     report.record_mapping(region, &mapping);
                     report.status.create_requested_at = None;
                     report.verdict(&plan.verdict);
@@ -495,11 +519,17 @@ async fn stall<L: LambdaPort>(
     }
     log_outcome(ctx, esm, report, &verdict);
     let key = object_key(esm);
-    ctx.hold_stalled(
-        &key,
-        stall_fingerprint(esm),
-        tokio::time::Instant::now() + ctx.settings.stalled_recheck,
-    );
+    // Hold a resource whose create Lambda refused: retrying it costs a Create per pass. Once a
+    // mapping is recorded, a reconcile comes only from a change (the spec, or the mapping as a
+    // sweep saw it: Lambda re-enabled it, the KMS key works again) and observing it costs no
+    // call in list mode, so such a change is acted on at once, not at the recheck.
+    if report.status.uuid.is_none() {
+        ctx.hold_stalled(
+            &key,
+            stall_fingerprint(esm),
+            tokio::time::Instant::now() + ctx.settings.stalled_recheck,
+        );
+    }
     Ok(ctx.requeue(&key, ctx.settings.stalled_recheck))
 }
 
@@ -527,6 +557,16 @@ async fn lambda_failure<L: LambdaPort>(
     report: &mut Report<'_>,
     e: LambdaError,
 ) -> Result<Requeue, Error> {
+    if e.refuses_tags() {
+        let verdict = Verdict::stalled(
+            "TagsRefused",
+            format!(
+                "{}: {}: the controller creates every mapping with its ownership tags (they let it find the mapping again after an interruption, so it never creates a duplicate) and creates no untagged mapping; grant its role lambda:TagResource (see docs/iam-policy.json), or, where Lambda cannot tag event source mappings, manage this one another way",
+                e.operation, e.message
+            ),
+        );
+        return stall(esm, api, ctx, report, verdict).await;
+    }
     match e.kind {
         ErrorKind::Busy => {
             let verdict = Verdict::progressing(
@@ -614,7 +654,13 @@ async fn resolve_conflict<L: LambdaPort>(
         if let Some(uuid) = &from_message {
             let mapping = ctx.lambda.get_mapping(region, uuid).await?;
             let tags = match &mapping.arn {
-                Some(arn) => ctx.lambda.list_tags(region, arn).await?,
+                Some(arn) => match ctx.lambda.list_tags(region, arn).await {
+                    Ok(tags) => tags,
+                    // Tags we may not read are not ours (see `candidates`): the mapping is
+                    // foreign unless the adopt annotation names it.
+                    Err(e) if matches!(e.kind, ErrorKind::AccessDenied) => Default::default(),
+                    Err(e) => return Err(e),
+                },
                 None => Default::default(),
             };
             found.push((mapping, tags));
@@ -726,10 +772,7 @@ async fn cleanup<L: LambdaPort>(
             ctx.events
                 .publish(esm, EventType::Normal, event_reason, "Delete", note)
                 .await;
-            ctx.forget_object(
-                &object_key(esm),
-                esm.metadata.uid.as_deref().unwrap_or_default(),
-            );
+            ctx.forget_object(&object_key(esm));
             // A retained mapping lives on in Lambda: its changes must not trigger a resource
             // that is gone.
             if let (Some(cache), Some(uuid)) = (

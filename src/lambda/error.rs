@@ -52,6 +52,25 @@ pub struct LambdaError {
 }
 
 impl LambdaError {
+    /// Create was refused because of the tags it carries: the role may not tag
+    /// (`lambda:TagResource` is missing), or Lambda does not support tags on event source
+    /// mappings where the call went. The controller never creates an untagged mapping (the
+    /// ownership tag is what lets it find its mapping after an interruption), so only granting
+    /// the permission or going elsewhere can fix this.
+    pub fn refuses_tags(&self) -> bool {
+        if self.operation != "CreateEventSourceMapping" {
+            return false;
+        }
+        match self.kind {
+            ErrorKind::AccessDenied => self.message.contains("TagResource"),
+            ErrorKind::Invalid => {
+                let message = self.message.to_ascii_lowercase();
+                message.contains("tags") || message.contains("tagging")
+            }
+            _ => false,
+        }
+    }
+
     /// Lambda (or another AWS service) refused the call for its rate: retryable, and a signal
     /// to the shared budget to slow down.
     pub fn is_throttled(&self) -> bool {
@@ -189,5 +208,50 @@ mod tests {
         );
         assert_eq!(conflicting_uuid("another operation is in progress"), None);
         assert_eq!(conflicting_uuid("UUID 1234"), None);
+    }
+
+    fn create_error(code: &str, status: u16, message: &str) -> LambdaError {
+        let operation = "CreateEventSourceMapping";
+        LambdaError {
+            kind: classify(operation, code, Some(status)),
+            operation,
+            code: code.into(),
+            message: message.into(),
+            retry_after: None,
+            throttled: false,
+        }
+    }
+
+    #[test]
+    fn a_create_refused_for_its_tags_is_told_apart() {
+        let denied_tagging = "User: arn:aws:sts::123456789012:assumed-role/esm/c is not authorized to perform: lambda:TagResource on resource: arn:aws:lambda:us-east-1:123456789012:event-source-mapping:*";
+        let denied_create = "User: arn:aws:sts::123456789012:assumed-role/esm/c is not authorized to perform: lambda:CreateEventSourceMapping";
+        let cases = [
+            ("AccessDeniedException", 403, denied_tagging, true),
+            ("AccessDeniedException", 403, denied_create, false),
+            (
+                "InvalidParameterValueException",
+                400,
+                "Tags are not supported for event source mappings in this region",
+                true,
+            ),
+            (
+                "InvalidParameterValueException",
+                400,
+                "BatchSize must be between 1 and 10000",
+                false,
+            ),
+            ("ServiceException", 500, "Tags: internal error", false),
+        ];
+        for (code, status, message, refuses) in cases {
+            assert_eq!(
+                create_error(code, status, message).refuses_tags(),
+                refuses,
+                "{code}: {message}"
+            );
+        }
+        let mut update = create_error("AccessDeniedException", 403, denied_tagging);
+        update.operation = "UpdateEventSourceMapping";
+        assert!(!update.refuses_tags(), "only Create carries tags");
     }
 }

@@ -237,12 +237,18 @@ impl Metrics {
         }
     }
 
+    /// Whether anything is followed for the resource.
+    pub fn tracks(&self, key: &str) -> bool {
+        self.tracking().by_key.contains_key(&Tracking::digest(key))
+    }
+
     /// The resource is gone.
     pub fn forget(&self, key: &str) {
         self.mapping_state(key, None);
         self.tracking().update(key, |t| {
             t.created = None;
             t.due = None;
+            t.outcome = None;
         });
     }
 

@@ -175,7 +175,7 @@ pub struct KubeDouble {
     pub state: Arc<Mutex<KubeState>>,
 }
 
-const NS: &str = "team";
+pub const NS: &str = "team";
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     Response::builder()
@@ -386,6 +386,19 @@ impl Harness {
         let mut settings = self.ctx.settings.clone();
         settings.default_region = Some(region.to_string());
         self.restart_with(settings);
+    }
+
+    /// A restart in list mode whose sweeper, once started, runs on its own at these intervals.
+    pub fn restart_sweeping_every(&mut self, interval: Duration, busy_interval: Duration) {
+        let ctx = Context::new(
+            self.kube.client(),
+            self.port.clone(),
+            self.ctx.settings.clone(),
+        )
+        .with_cache(Arc::new(
+            esm_controller::controller::cache::MappingCache::new(interval, busy_interval),
+        ));
+        self.ctx = Arc::new(ctx);
     }
 
     fn restart_with(&mut self, settings: Settings) {
