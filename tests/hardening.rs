@@ -311,7 +311,7 @@ async fn a_resource_deleted_without_its_finalizer_leaves_nothing_behind() {
             Harness::new()
         };
         h.apply_and_settle(sqs(json!({}))).await;
-        let key = format!("{}/orders", support::NS);
+        let key = esm_controller::controller::ObjectKey::new(support::NS, "orders");
         // Leave some backoff behind too.
         h.model.inject_fault(Fault::times(
             Some("GetEventSourceMapping"),
@@ -322,14 +322,14 @@ async fn a_resource_deleted_without_its_finalizer_leaves_nothing_behind() {
             let obj = std::sync::Arc::new(h.object().unwrap());
             esm_controller::controller::error_policy(obj, &e, h.ctx.clone());
         }
-        assert!(h.ctx.remembers(&key));
+        assert!(h.ctx.remembers(key));
         assert!(
             h.ctx
-                .metrics
+                .metrics()
                 .encode()
                 .contains("esm_mappings{state=\"Enabled\"} 1"),
             "{}",
-            h.ctx.metrics.encode()
+            h.ctx.metrics().encode()
         );
 
         // Someone removes the finalizer by hand and the resource is gone.
@@ -343,16 +343,16 @@ async fn a_resource_deleted_without_its_finalizer_leaves_nothing_behind() {
             .await
             .unwrap();
         assert!(
-            !h.ctx.remembers(&key),
+            !h.ctx.remembers(key),
             "list mode {list_mode}: per-object state was forgotten"
         );
         assert!(
             h.ctx
-                .metrics
+                .metrics()
                 .encode()
                 .contains("esm_mappings{state=\"Enabled\"} 0"),
             "list mode {list_mode}: {}",
-            h.ctx.metrics.encode()
+            h.ctx.metrics().encode()
         );
     }
 }

@@ -1,8 +1,6 @@
 //! Per-object requeue delays: exponential with jitter for failures, a short capped ramp while
 //! Lambda is busy. kube-runtime does not track per-object failures (kube-rs#1916), so we do.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -18,12 +16,20 @@ pub enum Track {
 }
 
 impl Track {
-    const ALL: [Track; 3] = [Track::Error, Track::Busy, Track::Throttle];
+    /// Its place in a resource's attempts (see [`super::memory`]).
+    pub fn index(self) -> usize {
+        match self {
+            Track::Error => 0,
+            Track::Busy => 1,
+            Track::Throttle => 2,
+        }
+    }
 }
 
+/// The delay policy. The attempts it counts are part of each resource's record in
+/// [`super::memory::Memory`].
 #[derive(Debug)]
 pub struct Backoff {
-    attempts: Mutex<HashMap<(String, Track), u32>>,
     pub max_error: Duration,
     pub max_busy: Duration,
 }
@@ -31,64 +37,40 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(max_error: Duration, max_busy: Duration) -> Self {
         Self {
-            attempts: Mutex::default(),
             max_error,
             max_busy,
         }
     }
 
-    /// The next delay for this object on this track, counting the attempt.
-    pub fn next(&self, key: &str, track: Track) -> Duration {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        let n = attempts.entry((key.to_string(), track)).or_insert(0);
-        *n = n.saturating_add(1);
+    /// The delay before the `attempt`-th try in a row (from 1) on this track; `seed` spreads
+    /// the jitter of different resources.
+    pub fn delay(&self, track: Track, attempt: u32, seed: u64) -> Duration {
         let (base, max) = match track {
             Track::Error => (Duration::from_secs(1), self.max_error),
             Track::Busy => (Duration::from_secs(2), self.max_busy),
             Track::Throttle => (Duration::from_secs(1), Duration::from_secs(10)),
         };
-        let exp = base.saturating_mul(1u32 << (*n - 1).min(16));
+        let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(max);
         match track {
             // Full jitter in [capped/2, capped]: spreads retries of many objects after a
             // throttling burst.
-            Track::Error | Track::Throttle => capped / 2 + capped.mul_f64(jitter(key, *n) / 2.0),
+            Track::Error | Track::Throttle => {
+                capped / 2 + capped.mul_f64(jitter(seed, attempt) / 2.0)
+            }
             Track::Busy => capped,
-        }
-    }
-
-    /// Forget the object's attempts on a track (after progress).
-    pub fn reset(&self, key: &str, track: Track) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        attempts.remove(&(key.to_string(), track));
-    }
-
-    /// Whether any attempts are counted for the object.
-    pub fn knows(&self, key: &str) -> bool {
-        let attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        Track::ALL
-            .iter()
-            .any(|track| attempts.contains_key(&(key.to_string(), *track)))
-    }
-
-    /// Forget everything about the object (it is gone): one lookup per track, not a scan of
-    /// every object's attempts.
-    pub fn forget(&self, key: &str) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        for track in Track::ALL {
-            attempts.remove(&(key.to_string(), track));
         }
     }
 }
 
-/// A cheap pseudo-random fraction in [0, 1) from the object key, the attempt and the clock.
-fn jitter(key: &str, attempt: u32) -> f64 {
+/// A cheap pseudo-random fraction in [0, 1) from the object's key, the attempt and the clock.
+fn jitter(seed: u64, attempt: u32) -> f64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let mut h: u64 = 0xcbf29ce484222325 ^ u64::from(nanos) ^ (u64::from(attempt) << 32);
-    for b in key.bytes() {
+    for b in seed.to_le_bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100000001b3);
     }
@@ -97,11 +79,34 @@ fn jitter(key: &str, attempt: u32) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::memory::{Memory, ObjectKey};
     use super::*;
+
+    /// The attempts live in the per-resource memory; these tests drive them through it.
+    struct Attempts(Memory);
+
+    impl Attempts {
+        fn next(&self, key: &str, track: Track) -> Duration {
+            self.0.next_delay(ObjectKey::new("ns", key), track)
+        }
+        fn reset(&self, key: &str, track: Track) {
+            self.0.reset(ObjectKey::new("ns", key), track)
+        }
+        fn forget(&self, key: &str) {
+            self.0.forget(ObjectKey::new("ns", key))
+        }
+    }
+
+    fn attempts(max_error: Duration, max_busy: Duration) -> Attempts {
+        Attempts(Memory::new(
+            Backoff::new(max_error, max_busy),
+            Default::default(),
+        ))
+    }
 
     #[test]
     fn error_delays_grow_with_jitter_and_are_capped() {
-        let b = Backoff::new(Duration::from_secs(60), Duration::from_secs(15));
+        let b = attempts(Duration::from_secs(60), Duration::from_secs(15));
         let mut last_cap = Duration::ZERO;
         for attempt in 1..=10u32 {
             let d = b.next("ns/a", Track::Error);
@@ -120,7 +125,7 @@ mod tests {
 
     #[test]
     fn throttle_delays_stay_short() {
-        let b = Backoff::new(Duration::from_secs(300), Duration::from_secs(15));
+        let b = attempts(Duration::from_secs(300), Duration::from_secs(15));
         for _ in 0..20 {
             assert!(b.next("t", Track::Throttle) <= Duration::from_secs(10));
         }
@@ -128,7 +133,7 @@ mod tests {
 
     #[test]
     fn busy_delays_ramp_to_a_cap_and_tracks_are_separate() {
-        let b = Backoff::new(Duration::from_secs(60), Duration::from_secs(15));
+        let b = attempts(Duration::from_secs(60), Duration::from_secs(15));
         let delays: Vec<u64> = (0..6).map(|_| b.next("x", Track::Busy).as_secs()).collect();
         assert_eq!(delays, [2, 4, 8, 15, 15, 15]);
         assert!(b.next("x", Track::Error) <= Duration::from_secs(1));

@@ -21,7 +21,7 @@ use crate::lambda::ObservedMapping;
 
 /// What the cache knows about one mapping.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Lookup {
+pub enum Cached {
     /// As of the last sweep (or a later read), and newer than our last write.
     Fresh(Box<ObservedMapping>),
     /// Not listed by a complete sweep that started after our last write.
@@ -50,7 +50,7 @@ struct Entry {
     /// The mapping as compact JSON (`None`: not listed, only owned). The typed form is about
     /// 2 KB with its strings, while a lookup parses the JSON back in microseconds.
     json: Option<Box<str>>,
-    owner: Option<Owner>,
+    owner: Option<Watcher>,
     /// The sweep that last listed it (see [`Pass::id`]).
     listed_in: u32,
 }
@@ -173,7 +173,7 @@ mod compact {
 }
 
 /// The resource that owns a mapping, and what its last reconcile saw of it.
-struct Owner {
+struct Watcher {
     /// `namespace/name`; neither can contain a slash.
     object: Box<str>,
     /// A digest of the mapping's `LastModified` and state as the resource last saw them.
@@ -182,7 +182,7 @@ struct Owner {
     busy: bool,
 }
 
-impl Owner {
+impl Watcher {
     fn new(object: &ObjectRef<EventSourceMapping>, mapping: &ObservedMapping) -> Self {
         let mut owner = Self {
             object: format!(
@@ -233,7 +233,7 @@ struct Pass {
 }
 
 #[derive(Default)]
-struct Region {
+struct RegionCache {
     mappings: HashMap<Box<str>, Entry>,
     /// When the last complete sweep started.
     swept: Option<Instant>,
@@ -257,7 +257,7 @@ struct Region {
 /// than a Get for every resource that waited for the sweep.
 pub const FAILURES_BEFORE_GETS: u32 = 3;
 
-impl Region {
+impl RegionCache {
     fn failing(&self) -> bool {
         self.failures >= FAILURES_BEFORE_GETS
     }
@@ -279,17 +279,17 @@ impl Region {
         }
     }
 
-    fn owner(&self, uuid: &str) -> Option<&Owner> {
+    fn owner(&self, uuid: &str) -> Option<&Watcher> {
         self.mappings.get(uuid)?.owner.as_ref()
     }
 
-    fn owner_mut(&mut self, uuid: &str) -> Option<&mut Owner> {
+    fn owner_mut(&mut self, uuid: &str) -> Option<&mut Watcher> {
         self.mappings.get_mut(uuid)?.owner.as_mut()
     }
 }
 
 pub struct MappingCache {
-    regions: Mutex<HashMap<String, Region>>,
+    regions: Mutex<HashMap<String, RegionCache>>,
     /// Interval between sweeps when nothing is settling.
     pub interval: Duration,
     /// Interval while our writes or busy mappings await a sweep.
@@ -314,7 +314,7 @@ impl MappingCache {
         }
     }
 
-    fn regions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Region>> {
+    fn regions(&self) -> std::sync::MutexGuard<'_, HashMap<String, RegionCache>> {
         self.regions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -335,27 +335,27 @@ impl MappingCache {
         !std::mem::replace(&mut r.sweeper, true)
     }
 
-    pub fn lookup(&self, region: &str, uuid: &str) -> Lookup {
+    pub fn lookup(&self, region: &str, uuid: &str) -> Cached {
         let regions = self.regions();
         let Some(r) = regions.get(region) else {
-            return Lookup::Unknown;
+            return Cached::Unknown;
         };
         // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
         // our write would never end: the reconcile asks Lambda instead.
         if r.failing() {
-            return Lookup::Unknown;
+            return Cached::Unknown;
         }
         if r.written.contains_key(uuid) {
-            return Lookup::Pending;
+            return Cached::Pending;
         }
         let entry = r.mappings.get(uuid);
         match (entry.and_then(|e| e.json.as_ref()), r.swept) {
             (Some(_), _) => match entry.and_then(Entry::mapping) {
-                Some(m) => Lookup::Fresh(Box::new(m)),
-                None => Lookup::Unknown,
+                Some(m) => Cached::Fresh(Box::new(m)),
+                None => Cached::Unknown,
             },
-            (None, Some(_)) => Lookup::Absent,
-            (None, None) => Lookup::Unknown,
+            (None, Some(_)) => Cached::Absent,
+            (None, None) => Cached::Unknown,
         }
     }
 
@@ -397,7 +397,7 @@ impl MappingCache {
     ) {
         let mut regions = self.regions();
         let r = regions.entry(region.to_string()).or_default();
-        r.entry(&mapping.uuid).owner = Some(Owner::new(&owner, mapping));
+        r.entry(&mapping.uuid).owner = Some(Watcher::new(&owner, mapping));
     }
 
     pub fn unwatch(&self, region: &str, uuid: &str) {
@@ -512,7 +512,7 @@ impl MappingCache {
                 .collect();
             for uuid in covered {
                 r.written.remove(&uuid);
-                triggered.extend(r.owner(&uuid).map(Owner::object));
+                triggered.extend(r.owner(&uuid).map(Watcher::object));
             }
             // Mappings this sweep did not list are gone, unless we wrote them since; an owned
             // one keeps its owner (it is absent now) and its resource is told.
@@ -653,26 +653,26 @@ mod tests {
     async fn answers_follow_sweeps_and_our_writes() {
         let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
         let mut triggers = cache.subscribe();
-        assert_eq!(cache.lookup("r", "a"), Lookup::Unknown);
+        assert_eq!(cache.lookup("r", "a"), Cached::Unknown);
 
         let t0 = Instant::now();
         cache.apply_sweep("r", t0, vec![mapping("a", "Enabled", 1.0)]);
         assert_eq!(
             cache.lookup("r", "a"),
-            Lookup::Fresh(Box::new(mapping("a", "Enabled", 1.0)))
+            Cached::Fresh(Box::new(mapping("a", "Enabled", 1.0)))
         );
-        assert_eq!(cache.lookup("r", "b"), Lookup::Absent);
+        assert_eq!(cache.lookup("r", "b"), Cached::Absent);
 
         // Our write after the sweep: pending until a sweep that started later.
         tokio::time::advance(Duration::from_secs(1)).await;
         cache.watch("r", &mapping("a", "Enabled", 1.0), owner("x"));
         cache.wrote("r", "a");
         assert!(cache.settling("r"));
-        assert_eq!(cache.lookup("r", "a"), Lookup::Pending);
+        assert_eq!(cache.lookup("r", "a"), Cached::Pending);
         cache.apply_sweep("r", t0, vec![mapping("a", "Enabled", 1.0)]);
         assert_eq!(
             cache.lookup("r", "a"),
-            Lookup::Pending,
+            Cached::Pending,
             "a sweep started before the write proves nothing"
         );
         assert!(triggers.try_recv().is_err());
@@ -681,7 +681,7 @@ mod tests {
         cache.apply_sweep("r", Instant::now(), vec![mapping("a", "Updating", 2.0)]);
         assert_eq!(
             cache.lookup("r", "a"),
-            Lookup::Fresh(Box::new(mapping("a", "Updating", 2.0)))
+            Cached::Fresh(Box::new(mapping("a", "Updating", 2.0)))
         );
         assert_eq!(triggers.try_recv().unwrap(), owner("x"));
         assert!(
@@ -726,7 +726,7 @@ mod tests {
             "b vanished, c settled; a is unchanged"
         );
 
-        assert_eq!(cache.lookup("r", "b"), Lookup::Absent);
+        assert_eq!(cache.lookup("r", "b"), Cached::Absent);
 
         // Until its reconcile confirms the absence, every sweep without b tells its resource
         // again; a mapping nobody owns is simply forgotten. c was told of Enabled already: its
@@ -798,11 +798,11 @@ mod tests {
         );
         assert_eq!(
             cache.lookup("r", "b"),
-            Lookup::Fresh(Box::new(mapping("b", "Updating", 2.0)))
+            Cached::Fresh(Box::new(mapping("b", "Updating", 2.0)))
         );
         assert_eq!(
             cache.lookup("r", "c"),
-            Lookup::Pending,
+            Cached::Pending,
             "that page predates our write"
         );
 
@@ -812,7 +812,7 @@ mod tests {
         assert_eq!(triggers.try_recv().unwrap(), owner("c"));
         assert_eq!(
             cache.lookup("r", "c"),
-            Lookup::Fresh(Box::new(mapping("c", "Enabled", 3.0)))
+            Cached::Fresh(Box::new(mapping("c", "Enabled", 3.0)))
         );
         assert!(
             cache.regions()["r"].pass.is_some(),
@@ -851,7 +851,7 @@ mod tests {
         );
         assert_eq!(
             cache.lookup("r", "a"),
-            Lookup::Fresh(Box::new(mapping("a", "Enabled", 1.0))),
+            Cached::Fresh(Box::new(mapping("a", "Enabled", 1.0))),
             "no Get for a failed page"
         );
     }
@@ -874,12 +874,12 @@ mod tests {
         assert!(!cache.sweeping("r"), "Ready resources keep their resync");
         assert_eq!(
             cache.lookup("r", "a"),
-            Lookup::Unknown,
+            Cached::Unknown,
             "so the reconcile asks Lambda"
         );
         cache.apply_sweep("r", Instant::now(), vec![mapping("b", "Enabled", 1.0)]);
         assert!(cache.sweeping("r"));
-        assert_eq!(cache.lookup("r", "a"), Lookup::Absent);
+        assert_eq!(cache.lookup("r", "a"), Cached::Absent);
 
         // Later failures in a row: our write is not waited for, and the stale copy is not
         // trusted.
@@ -888,8 +888,8 @@ mod tests {
             cache.sweep_failed("r");
         }
         assert!(!cache.sweeping("r"));
-        assert_eq!(cache.lookup("r", "a"), Lookup::Unknown);
-        assert_eq!(cache.lookup("r", "b"), Lookup::Unknown);
+        assert_eq!(cache.lookup("r", "a"), Cached::Unknown);
+        assert_eq!(cache.lookup("r", "b"), Cached::Unknown);
     }
 
     #[tokio::test(start_paused = true)]

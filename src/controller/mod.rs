@@ -4,6 +4,7 @@
 mod backoff;
 pub mod cache;
 pub mod leader;
+mod memory;
 mod observe;
 mod reconcile;
 mod report;
@@ -19,12 +20,14 @@ use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 pub use backoff::{Backoff, Track};
+use memory::Memory;
+pub use memory::ObjectKey;
 pub use reconcile::{reconcile, reconcile_stored};
 pub use stored::StoredMapping;
 
 use crate::api::EventSourceMapping;
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Overdue};
 
 /// The controller's errors. Lambda errors that a reconcile can explain to the user become
 /// conditions instead; what reaches here is retried with per-object backoff.
@@ -100,25 +103,18 @@ impl Default for Settings {
 pub struct Context<L> {
     pub client: Client,
     pub lambda: L,
-    pub events: report::Events,
+    pub(crate) events: report::Events,
     pub settings: Settings,
-    pub backoff: Backoff,
-    pub metrics: Arc<Metrics>,
+    /// Everything remembered about each resource between reconciles, in one record.
+    pub(crate) memory: Arc<Memory>,
     /// The shared List-sweep cache (list mode); `None` observes with one Get per resource.
     pub cache: Option<Arc<cache::MappingCache>>,
-    /// Mappings this process created, by resource, until status shows their UUID: the UID of
-    /// the resource that created it, the UUID and the tags digest. Its one remaining use is a
-    /// status write that failed after Create: the next pass carries on from here instead of
-    /// paying for a crash lookup. The UID is compared, so a resource re-created under the same
-    /// name never inherits an old UUID.
-    created: std::sync::Mutex<std::collections::HashMap<String, (String, String, String)>>,
-    /// Stalled resources and until when they are left alone: a stalled create must not be
-    /// retried on every watch event (its own status write is one), only at `stalled_recheck`
-    /// or when the user changes something (generation, adopt annotation).
-    stalled: std::sync::Mutex<std::collections::HashMap<String, (String, tokio::time::Instant)>>,
-    /// Ready resources whose observation keeps failing (throttled, 5xx, timeouts), and since
-    /// when: they stay Ready for [`READ_FAILURE_GRACE`] before the failure is reported.
-    read_failures: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+}
+
+impl Overdue for Memory {
+    fn overdue(&self, now: tokio::time::Instant) -> usize {
+        Memory::overdue(self, now)
+    }
 }
 
 impl<L: LambdaPort> Context<L> {
@@ -133,96 +129,34 @@ impl<L: LambdaPort> Context<L> {
             lambda,
             events,
             settings,
-            backoff: Backoff::new(Duration::from_secs(300), Duration::from_secs(10)),
-            metrics: Arc::default(),
+            memory: Self::memory(Arc::default()),
             cache: None,
-            created: Default::default(),
-            stalled: Default::default(),
-            read_failures: Default::default(),
         }
     }
 
-    /// Leaves a stalled resource alone until `until`, unless `fingerprint` (what the user can
-    /// change to fix it) changes first.
-    pub fn hold_stalled(&self, key: &str, fingerprint: String, until: tokio::time::Instant) {
-        lock(&self.stalled).insert(key.to_string(), (fingerprint, until));
+    /// The per-resource memory, feeding `metrics`.
+    fn memory(metrics: Arc<Metrics>) -> Arc<Memory> {
+        let backoff = Backoff::new(Duration::from_secs(300), Duration::from_secs(10));
+        let memory = Arc::new(Memory::new(backoff, metrics.clone()));
+        let weak: std::sync::Weak<Memory> = Arc::downgrade(&memory);
+        metrics.count_queue_with(weak);
+        memory
     }
 
-    /// How long a stalled resource is still held, if it is and nothing changed.
-    pub fn stalled_for(&self, key: &str, fingerprint: &str) -> Option<Duration> {
-        let mut stalled = lock(&self.stalled);
-        let now = tokio::time::Instant::now();
-        match stalled.get(key) {
-            Some((held, until)) if held == fingerprint && *until > now => {
-                Some(until.saturating_duration_since(now))
-            }
-            Some(_) => {
-                stalled.remove(key);
-                None
-            }
-            None => None,
-        }
+    /// The metrics registry (the one `/metrics` serves).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.memory.metrics()
     }
 
-    /// Forgets everything kept about a resource that is gone (backoff, metrics, own creates,
-    /// stall holds, read failures). Every path by which a resource goes calls this: the
-    /// finalizer's release, and a resource found deleted without it.
-    pub fn forget_object(&self, key: &str) {
-        self.backoff.forget(key);
-        self.metrics.forget(key);
-        lock(&self.created).remove(key);
-        self.release_stalled(key);
-        lock(&self.read_failures).remove(key);
+    /// Forgets everything kept about a resource that is gone. Every path by which a resource
+    /// goes calls this: the finalizer's release, and a resource found deleted without it.
+    pub fn forget_object(&self, key: ObjectKey) {
+        self.memory.forget(key);
     }
 
     /// Whether anything at all is kept about the resource (a gone resource must leave nothing).
-    pub fn remembers(&self, key: &str) -> bool {
-        self.backoff.knows(key)
-            || self.metrics.tracks(key)
-            || lock(&self.created).contains_key(key)
-            || lock(&self.stalled).contains_key(key)
-            || lock(&self.read_failures).contains_key(key)
-    }
-
-    pub fn release_stalled(&self, key: &str) {
-        lock(&self.stalled).remove(key);
-    }
-
-    /// Remembers (`Some((uuid, tags digest))`) or forgets (`None`) the mapping this process
-    /// created for the resource `key` with this `uid`, with the digest of the tags it was
-    /// created with.
-    pub fn remember_created(&self, key: &str, uid: &str, created: Option<(&str, &str)>) {
-        let mut map = lock(&self.created);
-        match created {
-            Some((uuid, digest)) => {
-                map.insert(key.to_string(), (uid.into(), uuid.into(), digest.into()))
-            }
-            None => map.remove(key),
-        };
-    }
-
-    /// The mapping this process created for the resource `key`, if that resource had `uid`.
-    pub fn created(&self, key: &str, uid: &str) -> Option<(String, String)> {
-        lock(&self.created)
-            .get(key)
-            .filter(|(created_by, _, _)| created_by == uid)
-            .map(|(_, uuid, digest)| (uuid.clone(), digest.clone()))
-    }
-
-    /// Since when reads of the resource's mapping have failed in a row (noting now if this is
-    /// the first).
-    pub fn read_failing_since(&self, key: &str) -> tokio::time::Instant {
-        *lock(&self.read_failures)
-            .entry(key.to_string())
-            .or_insert_with(tokio::time::Instant::now)
-    }
-
-    /// A read of the resource's mapping succeeded.
-    pub fn read_succeeded(&self, key: &str) {
-        let mut failures = lock(&self.read_failures);
-        if !failures.is_empty() {
-            failures.remove(key);
-        }
+    pub fn remembers(&self, key: ObjectKey) -> bool {
+        self.memory.remembers(key)
     }
 
     /// Observes through a shared List sweep instead of a Get per resource.
@@ -255,7 +189,7 @@ impl<L: LambdaPort> Context<L> {
 
     /// Shares a metrics registry (the one `/metrics` serves and the metered Lambda port uses).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
+        self.memory = Self::memory(metrics);
         self
     }
 
@@ -263,7 +197,7 @@ impl<L: LambdaPort> Context<L> {
     /// every mapping each interval and triggers the resource whose mapping changed, so a timer
     /// per resource (10,000 of them in kube's scheduler) would only repeat it. In get mode, and
     /// while the region's sweeps fail, at the resync period.
-    pub fn idle(&self, key: &str, region: &str) -> Action {
+    pub fn idle(&self, key: ObjectKey, region: &str) -> Action {
         match &self.cache {
             Some(cache) if cache.sweeping(region) => Action::await_change(),
             _ => self.requeue(key, self.settings.resync),
@@ -271,8 +205,8 @@ impl<L: LambdaPort> Context<L> {
     }
 
     /// A requeue after `delay`, recorded for the queue-depth metric.
-    pub fn requeue(&self, key: &str, delay: Duration) -> Action {
-        self.metrics.scheduled(key, delay);
+    pub fn requeue(&self, key: ObjectKey, delay: Duration) -> Action {
+        self.memory.scheduled(key, delay);
         Action::requeue(delay)
     }
 }
@@ -289,21 +223,19 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn object_key(esm: &impl Resource) -> String {
-    format!("{}/{}", esm.namespace().unwrap_or_default(), esm.name_any())
-}
-
 /// Requeue policy for errors that escaped the reconcile.
 pub fn error_policy<K: Resource, L: LambdaPort>(
     esm: Arc<K>,
     error: &Error,
     ctx: Arc<Context<L>>,
 ) -> Action {
-    let key = object_key(esm.as_ref());
+    let key = ObjectKey::of(esm.as_ref());
     match error.root() {
-        Error::DeletionInProgress { .. } => ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy)),
+        Error::DeletionInProgress { .. } => {
+            ctx.requeue(key, ctx.memory.next_delay(key, Track::Busy))
+        }
         Error::Lambda(e) if e.kind == ErrorKind::Busy => {
-            ctx.requeue(&key, ctx.backoff.next(&key, Track::Busy))
+            ctx.requeue(key, ctx.memory.next_delay(key, Track::Busy))
         }
         root => {
             let throttled = matches!(root, Error::Lambda(e) if e.is_throttled());
@@ -312,7 +244,7 @@ pub fn error_policy<K: Resource, L: LambdaPort>(
             } else {
                 Track::Error
             };
-            let mut delay = ctx.backoff.next(&key, track);
+            let mut delay = ctx.memory.next_delay(key, track);
             if let Error::Lambda(LambdaError {
                 retry_after: Some(after),
                 ..
@@ -328,7 +260,7 @@ pub fn error_policy<K: Resource, L: LambdaPort>(
                 retry_in_ms = delay.as_millis() as u64,
                 "reconcile failed"
             );
-            ctx.requeue(&key, delay)
+            ctx.requeue(key, delay)
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Observation: what exists in Lambda for a resource. This is the one seam through which the
-//! controller reads Lambda, so a shared List-based cache can later replace per-object Gets here
-//! without touching the rest.
+//! controller reads Lambda: from the List sweep's cache in list mode, with a Get per resource
+//! in get mode, and with a List of the source's mappings after an interruption.
 
 use std::collections::BTreeMap;
 
-use super::cache::{Lookup as CacheAnswer, MappingCache};
+use kube::ResourceExt;
+
+use super::cache::{Cached, MappingCache};
 use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, EventSourceMappingStatus};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ListFilter, ObservedMapping, list_all};
 use crate::plan::{Observed, Owner, Ownership, ownership};
@@ -48,91 +50,133 @@ impl<'a> Lookup<'a> {
     }
 }
 
-/// Observes the mapping for a resource: by its recorded UUID, by the adopt annotation, or — only
-/// when a create may have happened before a crash — by looking for our ownership tag.
-/// `want_tags` is the desired tags' digest: tags are read only when it differs from status.
-///
-/// With a [`MappingCache`] (list mode) a recorded mapping is read from the last sweep, and
-/// `Ok(None)` means "our own write is not observed yet: wait for the next sweep". Without one
-/// (get mode) every observation is a Get.
-pub async fn observe<L: LambdaPort>(
-    lambda: &L,
-    cache: Option<&MappingCache>,
-    esm: &EventSourceMapping,
-    status: &EventSourceMappingStatus,
-    lookup: &Lookup<'_>,
-    tags_digest: Option<&str>,
-) -> Result<Option<Observation>, LambdaError> {
-    let observation = find(lambda, cache, esm, status, lookup, tags_digest).await?;
-    // However the mapping was found (recorded, adopted, recovered), sweeps tell this resource
-    // about it from now on.
-    if let (Some(cache), Some(found)) = (cache, &observation)
-        && let Observed::Found { mapping, .. } = &found.observed
-    {
-        cache.watch(lookup.region, mapping, super::cache::owner_of(esm));
-    }
-    Ok(observation)
+/// Reads Lambda for reconciles: through the sweep's cache when there is one.
+pub struct Observer<'a, L> {
+    lambda: &'a L,
+    cache: Option<&'a MappingCache>,
 }
 
-/// What [`observe`] sees, before it registers the owner with the sweep.
-async fn find<L: LambdaPort>(
-    lambda: &L,
-    cache: Option<&MappingCache>,
-    esm: &EventSourceMapping,
-    status: &EventSourceMappingStatus,
-    lookup: &Lookup<'_>,
-    tags_digest: Option<&str>,
-) -> Result<Option<Observation>, LambdaError> {
-    let region = lookup.region;
-    let read_tags = tags_digest.is_some() && status.tags_digest.as_deref() != tags_digest;
-    if let Some(uuid) = &status.uuid {
-        let cached = match cache {
-            Some(cache) => match cached_lookup(cache, region, uuid).await {
-                CacheLookup::Wait => return Ok(None),
-                CacheLookup::Mapping(m) if !needs_get(&m, esm) => Some(*m),
-                CacheLookup::Mapping(_) | CacheLookup::Confirm => None,
-            },
-            None => None,
-        };
-        let mapping = match cached {
-            Some(m) => m,
-            None => match get_recorded(lambda, cache, region, uuid).await? {
+impl<'a, L: LambdaPort> Observer<'a, L> {
+    pub fn new(lambda: &'a L, cache: Option<&'a MappingCache>) -> Self {
+        Self { lambda, cache }
+    }
+
+    /// Observes the mapping for a resource: by its recorded UUID, by the adopt annotation, or —
+    /// only when a create may have happened before a crash — by looking for our ownership tag.
+    /// `tags_digest` is the desired tags' digest: tags are read only when it differs from
+    /// status.
+    ///
+    /// With a [`MappingCache`] (list mode) a recorded mapping is read from the last sweep, and
+    /// `Ok(None)` means "our own write is not observed yet: wait for the next sweep". Without
+    /// one (get mode) every observation is a Get.
+    pub async fn observe(
+        &self,
+        esm: &EventSourceMapping,
+        status: &EventSourceMappingStatus,
+        lookup: &Lookup<'_>,
+        tags_digest: Option<&str>,
+    ) -> Result<Option<Observation>, LambdaError> {
+        let observation = self.find(esm, status, lookup, tags_digest).await?;
+        // However the mapping was found (recorded, adopted, recovered), sweeps tell this
+        // resource about it from now on.
+        if let (Some(cache), Some(found)) = (self.cache, &observation)
+            && let Observed::Found { mapping, .. } = &found.observed
+        {
+            cache.watch(lookup.region, mapping, super::cache::owner_of(esm));
+        }
+        Ok(observation)
+    }
+
+    /// What [`Self::observe`] sees, before it registers the owner with the sweep.
+    async fn find(
+        &self,
+        esm: &EventSourceMapping,
+        status: &EventSourceMappingStatus,
+        lookup: &Lookup<'_>,
+        tags_digest: Option<&str>,
+    ) -> Result<Option<Observation>, LambdaError> {
+        let (lambda, cache, region) = (self.lambda, self.cache, lookup.region);
+        let read_tags = tags_digest.is_some() && status.tags_digest.as_deref() != tags_digest;
+        if let Some(uuid) = &status.uuid {
+            let cached = match cache {
+                Some(cache) => match cached_lookup(cache, region, uuid).await {
+                    CacheAnswer::Wait => return Ok(None),
+                    CacheAnswer::Mapping(m) if !needs_get(&m, esm) => Some(*m),
+                    CacheAnswer::Mapping(_) | CacheAnswer::Confirm => None,
+                },
+                None => None,
+            };
+            let mapping = match cached {
                 Some(m) => m,
-                None => {
-                    return Ok(Some(Observation {
-                        observed: Observed::Gone { uuid: uuid.clone() },
-                        discovery: Discovery::Recorded,
-                    }));
-                }
-            },
-        };
-        return Ok(Some(Observation {
-            observed: with_tags(lambda, region, mapping, read_tags).await?,
+                None => match get_recorded(lambda, cache, region, uuid).await? {
+                    Some(m) => m,
+                    None => {
+                        return Ok(Some(Observation {
+                            observed: Observed::Gone { uuid: uuid.clone() },
+                            discovery: Discovery::Recorded,
+                        }));
+                    }
+                },
+            };
+            return Ok(Some(Observation {
+                observed: with_tags(lambda, region, mapping, read_tags).await?,
+                discovery: Discovery::Recorded,
+            }));
+        }
+        if let Some(uuid) = esm.annotations().get(ADOPT_ANNOTATION) {
+            let mapping = lambda.get_mapping(region, uuid).await?;
+            return Ok(Some(Observation {
+                observed: with_tags(lambda, region, mapping, true).await?,
+                discovery: Discovery::Adopted,
+            }));
+        }
+        if status.create_requested_at.is_some()
+            && let Some((mapping, tags)) = find_own(lambda, lookup).await?
+        {
+            return Ok(Some(Observation {
+                observed: Observed::Found {
+                    mapping,
+                    tags: Some(tags),
+                },
+                discovery: Discovery::Recovered,
+            }));
+        }
+        Ok(Some(Observation {
+            observed: Observed::Nothing,
             discovery: Discovery::Recorded,
-        }));
+        }))
     }
-    if let Some(uuid) = esm.annotations().get(ADOPT_ANNOTATION) {
-        let mapping = lambda.get_mapping(region, uuid).await?;
-        return Ok(Some(Observation {
-            observed: with_tags(lambda, region, mapping, true).await?,
-            discovery: Discovery::Adopted,
-        }));
-    }
-    if status.create_requested_at.is_some()
-        && let Some((mapping, tags)) = find_own(lambda, lookup).await?
-    {
-        return Ok(Some(Observation {
-            observed: Observed::Found {
+
+    /// Observes a resource that is being deleted. Always asks Lambda (a Get right after our
+    /// own Delete must see `Deleting` and then not-found, not a sweep's older answer), and
+    /// looks for a mapping created just before a crash, which would otherwise be orphaned.
+    /// Tags and the adopt annotation do not matter here.
+    pub async fn observe_for_delete(
+        &self,
+        status: &EventSourceMappingStatus,
+        lookup: &Lookup<'_>,
+    ) -> Result<Observed, LambdaError> {
+        if let Some(uuid) = &status.uuid {
+            return Ok(
+                match get_recorded(self.lambda, self.cache, lookup.region, uuid).await? {
+                    Some(mapping) => Observed::Found {
+                        mapping,
+                        tags: None,
+                    },
+                    None => Observed::Gone { uuid: uuid.clone() },
+                },
+            );
+        }
+        if status.create_requested_at.is_some()
+            && let Some((mapping, _)) = find_own(self.lambda, lookup).await?
+        {
+            return Ok(Observed::Found {
                 mapping,
-                tags: Some(tags),
-            },
-            discovery: Discovery::Recovered,
-        }));
+                tags: None,
+            });
+        }
+        Ok(Observed::Nothing)
     }
-    Ok(Some(Observation {
-        observed: Observed::Nothing,
-        discovery: Discovery::Recorded,
-    }))
 }
 
 /// Gets the recorded mapping (`None`: Lambda says it is gone), keeping the cache in step.
@@ -159,39 +203,8 @@ async fn get_recorded<L: LambdaPort>(
     }
 }
 
-/// Observes a resource that is being deleted. Always asks Lambda (a Get right after our own
-/// Delete must see `Deleting` and then not-found, not a sweep's older answer), and looks for a
-/// mapping created just before a crash, which would otherwise be orphaned. Tags and the adopt
-/// annotation do not matter here.
-pub async fn observe_for_delete<L: LambdaPort>(
-    lambda: &L,
-    cache: Option<&MappingCache>,
-    status: &EventSourceMappingStatus,
-    lookup: &Lookup<'_>,
-) -> Result<Observed, LambdaError> {
-    if let Some(uuid) = &status.uuid {
-        return Ok(
-            match get_recorded(lambda, cache, lookup.region, uuid).await? {
-                Some(mapping) => Observed::Found {
-                    mapping,
-                    tags: None,
-                },
-                None => Observed::Gone { uuid: uuid.clone() },
-            },
-        );
-    }
-    if status.create_requested_at.is_some()
-        && let Some((mapping, _)) = find_own(lambda, lookup).await?
-    {
-        return Ok(Observed::Found {
-            mapping,
-            tags: None,
-        });
-    }
-    Ok(Observed::Nothing)
-}
-
-enum CacheLookup {
+/// What the sweep's cache can say about a recorded mapping.
+enum CacheAnswer {
     Mapping(Box<ObservedMapping>),
     /// Our write is not observed yet.
     Wait,
@@ -199,9 +212,9 @@ enum CacheLookup {
     Confirm,
 }
 
-async fn cached_lookup(cache: &MappingCache, region: &str, uuid: &str) -> CacheLookup {
+async fn cached_lookup(cache: &MappingCache, region: &str, uuid: &str) -> CacheAnswer {
     let mut answer = cache.lookup(region, uuid);
-    if answer == CacheAnswer::Unknown {
+    if answer == Cached::Unknown {
         // The region's first sweep is under way: wait for it rather than stampede Lambda
         // with one Get per resource at start-up.
         let swept = cache.swept.notified();
@@ -211,9 +224,9 @@ async fn cached_lookup(cache: &MappingCache, region: &str, uuid: &str) -> CacheL
         answer = cache.lookup(region, uuid);
     }
     match answer {
-        CacheAnswer::Fresh(m) => CacheLookup::Mapping(m),
-        CacheAnswer::Pending => CacheLookup::Wait,
-        CacheAnswer::Absent | CacheAnswer::Unknown => CacheLookup::Confirm,
+        Cached::Fresh(m) => CacheAnswer::Mapping(m),
+        Cached::Pending => CacheAnswer::Wait,
+        Cached::Absent | Cached::Unknown => CacheAnswer::Confirm,
     }
 }
 
@@ -227,8 +240,6 @@ fn needs_get(mapping: &ObservedMapping, esm: &EventSourceMapping) -> bool {
             .as_deref()
             .is_some_and(|k| !k.is_empty())
 }
-
-use kube::ResourceExt;
 
 async fn with_tags<L: LambdaPort>(
     lambda: &L,

@@ -8,7 +8,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use crate::api::{EventSourceMapping, EventSourceMappingStatus, FIELD_MANAGER};
 use crate::lambda::ObservedMapping;
-use crate::plan::{Verdict, report};
+use crate::plan::{Verdict, verdict};
 
 /// The status being built during one reconcile, compared with what was there before.
 pub struct Report<'a> {
@@ -25,7 +25,7 @@ impl<'a> Report<'a> {
         let before = esm.status.clone().unwrap_or_default();
         Self {
             esm,
-            reason_at_start: before.condition(report::READY).map(|c| c.reason.clone()),
+            reason_at_start: before.condition(verdict::READY).map(|c| c.reason.clone()),
             status: before.clone(),
             before,
         }
@@ -69,7 +69,7 @@ impl<'a> Report<'a> {
     pub fn verdict(&mut self, verdict: &Verdict) {
         let now = Time(jiff::Timestamp::now());
         self.status.observed_generation = self.esm.metadata.generation;
-        self.status.conditions = report::conditions(
+        self.status.conditions = verdict::conditions(
             verdict,
             self.esm.metadata.generation,
             &self.before.conditions,

@@ -8,7 +8,7 @@
 pub mod desired;
 pub mod diff;
 pub mod region;
-pub mod report;
+pub mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +16,7 @@ use crate::api::{DeletionPolicy, EventSourceMappingStatus};
 use crate::lambda::types::{MappingFields, MappingState, ObservedMapping};
 pub use desired::{Desired, Field, Owner, SourceKind, SpecError};
 pub use region::{Region, region_of};
-pub use report::Verdict;
+pub use verdict::Verdict;
 
 /// What the controller found in Lambda for a resource.
 // One short-lived value per reconcile: boxing the mapping would buy nothing.

@@ -1,8 +1,7 @@
 //! Prometheus metrics (`/metrics`). Label values are bounded: operations, outcomes, states and
 //! result categories, never object names or error texts.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -28,58 +27,8 @@ struct StateLabels {
     state: String,
 }
 
-/// What the metrics follow per resource: one small entry, since there may be 10,000.
-#[derive(Default)]
-struct Tracked {
-    /// The mapping's Lambda state, for the mappings-by-state gauge.
-    state: Option<&'static str>,
-    /// When this process created the mapping, until the resource is first Ready.
-    created: Option<Instant>,
-    /// When the resource is next due for a reconcile.
-    due: Option<Instant>,
-    /// The outcome of the reconcile running now.
-    outcome: Option<&'static str>,
-}
-
-impl Tracked {
-    fn is_empty(&self) -> bool {
-        self.state.is_none()
-            && self.created.is_none()
-            && self.due.is_none()
-            && self.outcome.is_none()
-    }
-}
-
-/// Entries are keyed by a digest of the resource's key, not the key itself: nothing here needs
-/// the name back, and at 10,000 resources the strings would double the map's size.
-#[derive(Default)]
-struct Tracking {
-    by_key: HashMap<u64, Tracked>,
-}
-
-impl Tracking {
-    fn digest(key: &str) -> u64 {
-        crate::controller::stored::digest(&key)
-    }
-
-    fn entry(&mut self, key: &str) -> &mut Tracked {
-        self.by_key.entry(Self::digest(key)).or_default()
-    }
-
-    /// Changes the entry of `key` if there is one, dropping it once it holds nothing.
-    fn update<T>(&mut self, key: &str, change: impl FnOnce(&mut Tracked) -> T) -> Option<T> {
-        let digest = Self::digest(key);
-        let tracked = self.by_key.get_mut(&digest)?;
-        let out = change(tracked);
-        if tracked.is_empty() {
-            self.by_key.remove(&digest);
-        }
-        Some(out)
-    }
-}
-
 /// Label values stay bounded: Lambda's state is free text, so unknown ones count as `Unknown`.
-fn state_label(state: &str) -> &'static str {
+pub fn state_label(state: &str) -> &'static str {
     crate::lambda::MappingState::parse(Some(state))
         .known_name()
         .unwrap_or("Unknown")
@@ -94,7 +43,14 @@ pub struct Metrics {
     time_to_ready: Histogram,
     queue_depth: Gauge,
     in_flight: Gauge,
-    tracking: Mutex<Tracking>,
+    /// Where the queue depth is read from when the metrics are encoded: the controller's
+    /// per-resource memory, which knows when each resource is due.
+    queue: Mutex<Option<Weak<dyn Overdue>>>,
+}
+
+/// Counts the resources whose reconcile is due but has not started.
+pub trait Overdue: Send + Sync {
+    fn overdue(&self, now: tokio::time::Instant) -> usize;
 }
 
 impl Default for Metrics {
@@ -157,27 +113,24 @@ impl Metrics {
             time_to_ready,
             queue_depth,
             in_flight,
-            tracking: Mutex::default(),
+            queue: Mutex::default(),
         }
     }
 
-    fn tracking(&self) -> std::sync::MutexGuard<'_, Tracking> {
-        self.tracking.lock().unwrap_or_else(|e| e.into_inner())
+    /// Reads the queue depth from `source` from now on.
+    pub fn count_queue_with(&self, source: Weak<dyn Overdue>) {
+        *self.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(source);
     }
 
-    /// A reconcile of `key` starts; returns a guard that records its duration and result.
-    pub fn reconcile_started(&self, key: &str) -> ReconcileTimer<'_> {
-        self.tracking().update(key, |t| t.due = None);
+    /// A reconcile starts; returns a guard that records its duration and result when it is
+    /// finished or dropped (a cancelled reconcile counts as `cancelled`).
+    pub fn reconcile_started(&self) -> ReconcileTimer<'_> {
         self.in_flight.inc();
         ReconcileTimer {
             metrics: self,
             started: Instant::now(),
+            result: None,
         }
-    }
-
-    /// Records when `key` is due next (its requeue).
-    pub fn scheduled(&self, key: &str, after: Duration) {
-        self.tracking().entry(key).due = Some(Instant::now() + after);
     }
 
     pub fn aws_request(&self, operation: &str, outcome: &str) {
@@ -189,79 +142,37 @@ impl Metrics {
             .inc();
     }
 
-    /// Records the Lambda state of a resource's mapping (`None`: no mapping).
-    pub fn mapping_state(&self, key: &str, state: Option<&str>) {
-        let state = state.map(state_label);
-        let mut tracking = self.tracking();
-        let previous = match state {
-            Some(_) => std::mem::replace(&mut tracking.entry(key).state, state),
-            None => tracking.update(key, |t| t.state.take()).flatten(),
-        };
-        drop(tracking);
-        if previous == state {
-            return;
-        }
-        if let Some(old) = previous {
+    /// A resource's mapping moved from one state label to another (`None`: no mapping).
+    pub fn mapping_state_changed(&self, from: Option<&'static str>, to: Option<&'static str>) {
+        if let Some(old) = from {
             self.mappings
                 .get_or_create(&StateLabels { state: old.into() })
                 .dec();
         }
-        if let Some(new) = state {
+        if let Some(new) = to {
             self.mappings
                 .get_or_create(&StateLabels { state: new.into() })
                 .inc();
         }
     }
 
-    /// Notes how the running reconcile of `key` turned out (ready, progressing, stalled).
-    pub fn set_outcome(&self, key: &str, outcome: &'static str) {
-        self.tracking().entry(key).outcome = Some(outcome);
-    }
-
-    /// The outcome noted for `key`, or `ok` when the reconcile noted none (finalizer steps).
-    pub fn take_outcome(&self, key: &str) -> &'static str {
-        self.tracking()
-            .update(key, |t| t.outcome.take())
-            .flatten()
-            .unwrap_or("ok")
-    }
-
-    pub fn mapping_created(&self, key: &str) {
-        self.tracking().entry(key).created = Some(Instant::now());
-    }
-
-    /// The resource is Ready: observe the time since its mapping was created, once.
-    pub fn ready(&self, key: &str) {
-        if let Some(created) = self.tracking().update(key, |t| t.created.take()).flatten() {
-            self.time_to_ready.observe(created.elapsed().as_secs_f64());
-        }
-    }
-
-    /// Whether anything is followed for the resource.
-    pub fn tracks(&self, key: &str) -> bool {
-        self.tracking().by_key.contains_key(&Tracking::digest(key))
-    }
-
-    /// The resource is gone.
-    pub fn forget(&self, key: &str) {
-        self.mapping_state(key, None);
-        self.tracking().update(key, |t| {
-            t.created = None;
-            t.due = None;
-            t.outcome = None;
-        });
+    /// A resource turned Ready this long after this process created its mapping.
+    pub fn time_to_ready(&self, since_create: Duration) {
+        self.time_to_ready.observe(since_create.as_secs_f64());
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
-        let now = Instant::now();
-        let overdue = self
-            .tracking()
-            .by_key
-            .values()
-            .filter(|t| t.due.is_some_and(|due| due <= now))
-            .count();
-        self.queue_depth.set(overdue as i64);
+        let source = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(Weak::upgrade);
+        if let Some(source) = source {
+            let overdue = source.overdue(tokio::time::Instant::now());
+            self.queue_depth.set(overdue as i64);
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -272,21 +183,29 @@ impl Metrics {
 pub struct ReconcileTimer<'a> {
     metrics: &'a Metrics,
     started: Instant,
+    result: Option<&'static str>,
 }
 
 impl ReconcileTimer<'_> {
     /// `result`: ready, progressing, stalled, or an error category.
-    pub fn finish(self, result: &str) {
-        self.metrics
+    pub fn finish(mut self, result: &'static str) {
+        self.result = Some(result);
+    }
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        let metrics = self.metrics;
+        metrics
             .reconcile_duration
             .observe(self.started.elapsed().as_secs_f64());
-        self.metrics
+        metrics
             .reconciles
             .get_or_create(&ResultLabels {
-                result: result.to_string(),
+                result: self.result.unwrap_or("cancelled").to_string(),
             })
             .inc();
-        self.metrics.in_flight.dec();
+        metrics.in_flight.dec();
     }
 }
 
@@ -304,14 +223,15 @@ mod tests {
     #[test]
     fn counts_reconciles_aws_calls_and_states() {
         let m = Metrics::new();
-        m.reconcile_started("a").finish("ready");
-        m.reconcile_started("b").finish("ready");
-        m.reconcile_started("c").finish("retry");
+        m.reconcile_started().finish("ready");
+        m.reconcile_started().finish("ready");
+        m.reconcile_started().finish("retry");
+        drop(m.reconcile_started());
         m.aws_request("GetEventSourceMapping", "ok");
         m.aws_request("CreateEventSourceMapping", "throttled");
-        m.mapping_state("a", Some("Creating"));
-        m.mapping_state("b", Some("Creating"));
-        m.mapping_state("a", Some("Enabled"));
+        m.mapping_state_changed(None, Some("Creating"));
+        m.mapping_state_changed(None, Some("Creating"));
+        m.mapping_state_changed(Some("Creating"), Some("Enabled"));
         let text = m.encode();
         assert_eq!(
             value(&text, r#"esm_reconciles_total{result="ready"}"#),
@@ -323,7 +243,7 @@ mod tests {
         );
         assert_eq!(
             value(&text, "esm_reconcile_duration_seconds_count"),
-            Some(3.0)
+            Some(4.0)
         );
         assert_eq!(
             value(
@@ -335,38 +255,15 @@ mod tests {
         assert_eq!(value(&text, r#"esm_mappings{state="Creating"}"#), Some(1.0));
         assert_eq!(value(&text, r#"esm_mappings{state="Enabled"}"#), Some(1.0));
         assert_eq!(value(&text, "esm_reconciles_in_flight"), Some(0.0));
-        m.forget("a");
+        assert_eq!(
+            value(&text, r#"esm_reconciles_total{result="cancelled"}"#),
+            Some(1.0),
+            "a dropped reconcile is counted, and leaves in_flight"
+        );
+        m.mapping_state_changed(Some("Enabled"), None);
         assert_eq!(
             value(&m.encode(), r#"esm_mappings{state="Enabled"}"#),
             Some(0.0)
         );
-    }
-
-    #[test]
-    fn time_to_ready_is_observed_once_per_create() {
-        let m = Metrics::new();
-        m.ready("x");
-        assert_eq!(
-            value(&m.encode(), "esm_time_to_ready_seconds_count"),
-            Some(0.0)
-        );
-        m.mapping_created("x");
-        m.ready("x");
-        m.ready("x");
-        assert_eq!(
-            value(&m.encode(), "esm_time_to_ready_seconds_count"),
-            Some(1.0)
-        );
-    }
-
-    #[test]
-    fn queue_depth_counts_overdue_resources_until_they_start() {
-        let m = Metrics::new();
-        m.scheduled("a", Duration::ZERO);
-        m.scheduled("b", Duration::ZERO);
-        m.scheduled("c", Duration::from_secs(3600));
-        assert_eq!(value(&m.encode(), "esm_queue_depth"), Some(2.0));
-        m.reconcile_started("a").finish("ready");
-        assert_eq!(value(&m.encode(), "esm_queue_depth"), Some(1.0));
     }
 }

@@ -91,4 +91,4 @@ pub fn init(format: LogFormat, level: &str) {
 
 pub mod memory;
 pub mod metrics;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Overdue, state_label};

@@ -1,0 +1,229 @@
+//! Acting on a plan: at most one AWS write per reconcile (create, update, or retag), then the
+//! status and the event that report it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::EventType;
+
+use super::Pass;
+use super::apply::Target;
+use crate::controller::memory::OwnCreate;
+use crate::controller::observe::Observation;
+use crate::controller::{Error, Track};
+use crate::lambda::{ErrorKind, LambdaError, LambdaPort, MappingFields};
+use crate::plan::{Action, Desired, Field, Observed, Plan, Verdict};
+
+impl<L: LambdaPort> Pass<'_, L> {
+    /// Sends the plan's write, if any, and reports.
+    pub(super) async fn act(
+        &mut self,
+        plan: Plan,
+        target: &Target,
+        observation: &Observation,
+    ) -> Result<Requeue, Error> {
+        match plan.action {
+            Action::None => self.settled(plan.verdict, &target.desired).await,
+            Action::Create { ref request } => {
+                let recreate = matches!(observation.observed, Observed::Gone { .. });
+                self.create(request, &plan.verdict, target, recreate).await
+            }
+            Action::Update {
+                ref uuid,
+                ref patch,
+                ref fields,
+                reenable,
+            } => {
+                let update = Update {
+                    uuid,
+                    patch,
+                    fields,
+                    reenable,
+                };
+                self.update(update, &plan.verdict, &target.desired).await
+            }
+            Action::Retag {
+                ref arn,
+                ref add,
+                ref remove,
+            } => {
+                let retag = Retag { arn, add, remove };
+                self.retag(retag, &plan.verdict, target).await
+            }
+        }
+    }
+
+    /// Nothing to send: in sync, waiting for Lambda, or stalled.
+    async fn settled(&mut self, verdict: Verdict, desired: &Desired) -> Result<Requeue, Error> {
+        self.report.verdict(&verdict);
+        let requeue = match &verdict {
+            Verdict::Ready { .. } => {
+                self.report.status.applied_fields = applied_names(desired);
+                self.ctx.memory.reset(self.key, Track::Busy);
+                self.ctx.idle(self.key, &desired.region)
+            }
+            Verdict::Progressing { .. } => self.backoff(Track::Busy),
+            Verdict::Stalled { .. } => return self.stall(verdict).await,
+        };
+        self.finish(&verdict, requeue).await
+    }
+
+    async fn create(
+        &mut self,
+        request: &MappingFields,
+        verdict: &Verdict,
+        target: &Target,
+        recreate: bool,
+    ) -> Result<Requeue, Error> {
+        let region = target.desired.region.as_str();
+        // Crash safety: note the attempt first. If we stop between Create and the next status
+        // write, the next run finds the mapping by its ownership tag instead of creating again.
+        let status = &mut self.report.status;
+        if status.create_requested_at.is_none() {
+            status.create_requested_at = Some(jiff::Timestamp::now().to_string());
+        }
+        // With the marker, the region the Create goes to: the lookup after a crash must search
+        // there even if the default region changes before it runs.
+        status.region = Some(region.to_string());
+        self.report.write(self.api).await?;
+        let mapping = match self.ctx.lambda.create_mapping(region, request).await {
+            Ok(mapping) => mapping,
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                return self.resolve_conflict(&target.lookup(self.esm), e).await;
+            }
+            Err(e) => {
+                // A definite rejection (throttled, invalid, function missing, denied) created
+                // nothing: no lookup is needed next time. Only an unknown outcome (5xx, timeout,
+                // lost connection) keeps the marker.
+                if e.kind != ErrorKind::Retry || e.is_throttled() {
+                    self.report.status.create_requested_at = None;
+                }
+                return self.lambda_failure(e).await;
+            }
+        };
+        let memory = &self.ctx.memory;
+        memory.reset(self.key, Track::Busy);
+        self.ctx.wrote(region, &mapping, self.esm);
+        let uid = self.esm.metadata.uid.clone().unwrap_or_default();
+        let own = OwnCreate {
+            uid,
+            uuid: mapping.uuid.clone(),
+            tags_digest: target.tags_digest.clone(),
+        };
+        memory.remember_create(self.key, Some(own));
+        self.report.record_mapping(region, &mapping);
+        let status = &mut self.report.status;
+        status.create_requested_at = None;
+        status.applied_fields = applied_names(&target.desired);
+        status.tags_digest = Some(target.tags_digest.clone());
+        self.report.verdict(verdict);
+        self.report.write(self.api).await?;
+        memory.mapping_created(self.key);
+        let reason = if recreate { "Recreated" } else { "Created" };
+        let note = format!("created mapping {} in {region}", mapping.uuid);
+        self.publish(EventType::Normal, reason, "Create", note)
+            .await;
+        let requeue = self.backoff(Track::Busy);
+        self.finish(verdict, requeue).await
+    }
+
+    async fn update(
+        &mut self,
+        update: Update<'_>,
+        verdict: &Verdict,
+        desired: &Desired,
+    ) -> Result<Requeue, Error> {
+        let region = desired.region.as_str();
+        let uuid = update.uuid;
+        let mapping = match self
+            .ctx
+            .lambda
+            .update_mapping(region, uuid, update.patch)
+            .await
+        {
+            Ok(mapping) => mapping,
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                // Deleted between our Get and Update: the next pass recreates it.
+                self.report.clear_mapping();
+                self.report.verdict(&Verdict::progressing(
+                    "Recreating",
+                    format!("mapping {uuid} disappeared during an update"),
+                ));
+                return self
+                    .finish(verdict, self.requeue(Duration::from_secs(1)))
+                    .await;
+            }
+            Err(e) => return self.lambda_failure(e).await,
+        };
+        self.ctx.memory.reset(self.key, Track::Busy);
+        self.ctx.wrote(region, &mapping, self.esm);
+        self.report.record_mapping(region, &mapping);
+        self.report.status.applied_fields = applied_names(desired);
+        self.report.verdict(verdict);
+        if update.reenable {
+            let note = verdict.message().to_string();
+            self.publish(EventType::Normal, "ReEnabled", "Update", note)
+                .await;
+        } else {
+            let names: Vec<&str> = update.fields.iter().map(|f| f.wire_name()).collect();
+            let note = format!("updated {} of mapping {uuid}", names.join(", "));
+            self.publish(EventType::Normal, "Updated", "Update", note)
+                .await;
+        }
+        let requeue = self.backoff(Track::Busy);
+        self.finish(verdict, requeue).await
+    }
+
+    async fn retag(
+        &mut self,
+        retag: Retag<'_>,
+        verdict: &Verdict,
+        target: &Target,
+    ) -> Result<Requeue, Error> {
+        let region = target.desired.region.as_str();
+        let lambda = &self.ctx.lambda;
+        let Retag { arn, add, remove } = retag;
+        let result = async {
+            if !remove.is_empty() {
+                lambda.untag_resource(region, arn, remove).await?;
+            }
+            if !add.is_empty() {
+                lambda.tag_resource(region, arn, add).await?;
+            }
+            Ok::<_, LambdaError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            return self.lambda_failure(e).await;
+        }
+        self.report.status.tags_digest = Some(target.tags_digest.clone());
+        self.report.verdict(verdict);
+        self.finish(verdict, self.requeue(Duration::from_secs(1)))
+            .await
+    }
+}
+
+/// An update the plan asks for.
+struct Update<'a> {
+    uuid: &'a str,
+    patch: &'a MappingFields,
+    fields: &'a [Field],
+    /// Lambda disabled the mapping by itself and the spec says `enabled: true`.
+    reenable: bool,
+}
+
+/// The tag changes the plan asks for.
+struct Retag<'a> {
+    arn: &'a str,
+    add: &'a BTreeMap<String, String>,
+    remove: &'a [String],
+}
+
+fn applied_names(desired: &Desired) -> Vec<String> {
+    desired
+        .set
+        .iter()
+        .map(|f| f.wire_name().to_string())
+        .collect()
+}

@@ -1,0 +1,259 @@
+//! The story of a live resource: check the hold, resolve what the spec asks for, observe
+//! Lambda, record what was discovered, plan, act, report.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::EventType;
+
+use super::{Pass, Step, proceed, stall_fingerprint};
+use crate::api::ADOPT_ANNOTATION;
+use crate::controller::memory::OwnCreate;
+use crate::controller::observe::{Discovery, Lookup, Observation, Observer};
+use crate::controller::{Error, READ_FAILURE_GRACE, Track};
+use crate::lambda::{ErrorKind, LambdaPort};
+use crate::plan::{self, Action, Desired, Observed, Owner, Plan, Region, SpecError, Verdict};
+
+/// What the resource asks for, resolved once per pass.
+pub(super) struct Target {
+    pub desired: Desired,
+    pub owner: Owner,
+    /// Digest of the desired tags; tags are read from Lambda only when status has another.
+    pub tags_digest: String,
+}
+
+impl Target {
+    pub fn lookup<'a>(&'a self, pass_esm: &'a crate::api::EventSourceMapping) -> Lookup<'a> {
+        Lookup::new(pass_esm, &self.desired.region, &self.owner)
+    }
+}
+
+impl<L: LambdaPort> Pass<'_, L> {
+    /// Brings Lambda in line with a live resource.
+    pub(super) async fn apply(
+        mut self,
+        region: &Result<Region, SpecError>,
+    ) -> Result<Requeue, Error> {
+        if let Some(remaining) = self.held() {
+            // Stalled and nothing changed: wait for the recheck, not a retry on every event.
+            return Ok(self.requeue(remaining));
+        }
+        let target = match self.target(region) {
+            Ok(target) => target,
+            Err(verdict) => return self.stall(verdict).await,
+        };
+        let observation = proceed!(self.observe(&target).await);
+        self.record_discovery(&target, &observation).await?;
+        proceed!(self.on_gone(&target, &observation).await);
+        let plan = self.plan(&target, &observation);
+        self.act(plan, &target, &observation).await
+    }
+
+    /// How long a stalled resource is still left alone, if nothing the user can change did.
+    fn held(&self) -> Option<Duration> {
+        self.ctx
+            .memory
+            .stalled_for(self.key, stall_fingerprint(self.esm))
+    }
+
+    /// What the spec asks for, or why it cannot be used: a region the resource may not move
+    /// to, or a spec the API server let through but we cannot use (CEL cannot parse JSON or
+    /// read the clock). Nothing is sent to AWS for either.
+    fn target(&self, region: &Result<Region, SpecError>) -> Result<Target, Verdict> {
+        let esm = self.esm;
+        let region = region
+            .as_ref()
+            .map_err(|e| Verdict::stalled("InvalidSpec", e.to_string()))?;
+        if let Some(verdict) = plan::region::region_moved(&esm.spec, esm.status.as_ref(), region) {
+            // Creating in the spec's region would leave a second mapping processing the same
+            // events; nothing is sent to either region until the user decides.
+            return Err(verdict);
+        }
+        let owner = Owner::of(esm, &self.ctx.settings.cluster_name);
+        let desired = Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch())
+            .map_err(|e| Verdict::stalled("InvalidSpec", e.to_string()))?;
+        let tags_digest = desired.tags_digest();
+        Ok(Target {
+            desired,
+            owner,
+            tags_digest,
+        })
+    }
+
+    /// What exists in Lambda for the resource.
+    async fn observe(&mut self, target: &Target) -> Step<Observation> {
+        self.carry_on_from_own_create();
+        let status = self.report.status.clone();
+        let observer = Observer::new(&self.ctx.lambda, self.ctx.cache.as_deref());
+        let lookup = target.lookup(self.esm);
+        let observed = observer
+            .observe(self.esm, &status, &lookup, Some(&target.tags_digest))
+            .await;
+        if observed.is_ok() {
+            self.ctx.memory.read_succeeded(self.key);
+        }
+        match observed {
+            Ok(Some(observation)) => Ok(ControlFlow::Continue(observation)),
+            // Our own write is not in a sweep yet; the sweep that covers it triggers us.
+            Ok(None) => Ok(ControlFlow::Break(self.requeue(self.ctx.settle_wait()))),
+            Err(e) if e.kind == ErrorKind::NotFound && status.uuid.is_none() => {
+                // Only the adopt annotation's Get can answer not-found here.
+                let uuid = self
+                    .esm
+                    .annotations()
+                    .get(ADOPT_ANNOTATION)
+                    .cloned()
+                    .unwrap_or_default();
+                let verdict = Verdict::stalled(
+                    "AdoptionTargetNotFound",
+                    format!(
+                        "the {ADOPT_ANNOTATION} annotation names mapping {uuid}, which does not exist in {}; fix or remove the annotation",
+                        target.desired.region
+                    ),
+                );
+                self.stall(verdict).await.map(ControlFlow::Break)
+            }
+            // A failed read says nothing about the mapping: a resource that was Ready for this
+            // spec stays Ready (no status write) while reads fail for up to READ_FAILURE_GRACE,
+            // and the error policy retries with backoff.
+            Err(e) if e.kind == ErrorKind::Retry && self.ready_for_spec() && self.read_grace() => {
+                Err(Error::Lambda(e))
+            }
+            Err(e) => self.lambda_failure(e).await.map(ControlFlow::Break),
+        }
+    }
+
+    /// A stale copy of the object from before our last status write: carry on from what that
+    /// write recorded, in the status this reconcile writes too. Writing the stale copy's status
+    /// back would drop the tags digest, and the next reconcile would read the tags again.
+    fn carry_on_from_own_create(&mut self) {
+        let memory = &self.ctx.memory;
+        let status = &mut self.report.status;
+        match &status.uuid {
+            None => {
+                let uid = self.esm.metadata.uid.as_deref().unwrap_or_default();
+                if let Some(OwnCreate {
+                    uuid, tags_digest, ..
+                }) = memory.own_create(self.key, uid)
+                {
+                    status.uuid = Some(uuid);
+                    status.tags_digest = Some(tags_digest);
+                }
+            }
+            Some(_) => memory.remember_create(self.key, None),
+        }
+    }
+
+    /// Whether the resource's status says Ready for its current spec.
+    fn ready_for_spec(&self) -> bool {
+        let status = &self.report.status;
+        status.observed_generation == self.esm.metadata.generation
+            && status
+                .condition(plan::verdict::READY)
+                .is_some_and(|c| c.status == "True")
+    }
+
+    /// Whether reads of the mapping have failed for less than [`READ_FAILURE_GRACE`].
+    fn read_grace(&self) -> bool {
+        self.ctx.memory.read_failing_since(self.key).elapsed() < READ_FAILURE_GRACE
+    }
+
+    /// A mapping found by the adopt annotation or after an interruption: record its identity
+    /// before anything else, and say how it was found.
+    async fn record_discovery(
+        &mut self,
+        target: &Target,
+        observation: &Observation,
+    ) -> Result<(), Error> {
+        let Observed::Found { mapping, .. } = &observation.observed else {
+            return Ok(());
+        };
+        if observation.discovery == Discovery::Recorded {
+            return Ok(());
+        }
+        self.report.record_mapping(&target.desired.region, mapping);
+        self.report.status.create_requested_at = None;
+        self.report.write(self.api).await?;
+        let (reason, note) = match observation.discovery {
+            Discovery::Recovered => (
+                "Recovered",
+                format!(
+                    "found mapping {} that this resource created before an interruption; no duplicate was created",
+                    mapping.uuid
+                ),
+            ),
+            _ => (
+                "Adopted",
+                format!("adopted existing mapping {}", mapping.uuid),
+            ),
+        };
+        self.publish(EventType::Normal, reason, "Adopt", note).await;
+        Ok(())
+    }
+
+    /// The recorded mapping was deleted outside the controller: forget it and say so. It is
+    /// created again by this pass, or, when a new mapping would go to another region (the
+    /// default changed), by the next one.
+    async fn on_gone(&mut self, target: &Target, observation: &Observation) -> Step<()> {
+        let Observed::Gone { uuid } = &observation.observed else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        self.report.clear_mapping();
+        // Nothing is recorded any more, so the new mapping goes where a new one goes: the spec's
+        // region, or the default region as it is now. When that is not the region the old
+        // mapping was in, the next pass creates it from the cleared status, so that its create
+        // marker, sweep and crash lookup all name the new region.
+        let default_region = self.ctx.settings.default_region.as_deref();
+        let new_region = plan::region::region_for_new(&self.esm.spec, default_region);
+        let old_region = &target.desired.region;
+        let moved = new_region.as_deref() != Ok(old_region.as_str());
+        let note = match &new_region {
+            Ok(_) if !moved => {
+                format!("mapping {uuid} was deleted outside the controller; creating it again")
+            }
+            Ok(new) => format!(
+                "mapping {uuid} in {old_region} was deleted outside the controller; creating it again in {new}, the controller's default region now (spec.region is not set)"
+            ),
+            Err(e) => format!(
+                "mapping {uuid} in {old_region} was deleted outside the controller; it cannot be created again: {e}"
+            ),
+        };
+        let verdict = Verdict::progressing("Recreating", note.clone());
+        if moved {
+            // Status first: if the write fails, the retry must not publish the event twice.
+            self.report.verdict(&verdict);
+            self.report.write(self.api).await?;
+        }
+        self.publish(EventType::Warning, "DeletedOutOfBand", "Recreate", note)
+            .await;
+        if moved {
+            self.log_outcome(&verdict);
+            return Ok(ControlFlow::Break(self.requeue(Duration::from_secs(1))));
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The next step, and what the observation says for status.
+    fn plan(&mut self, target: &Target, observation: &Observation) -> Plan {
+        let plan = plan::plan(&target.desired, &self.report.status, &observation.observed);
+        if let Observed::Found { mapping, tags } = &observation.observed {
+            if self.report.status.state != mapping.state {
+                // Lambda moved on: wait a short time again for the next step.
+                self.ctx.memory.reset(self.key, Track::Busy);
+            }
+            self.report.record_mapping(&target.desired.region, mapping);
+            self.report.status.create_requested_at = None;
+            if plan.action == Action::None && tags.is_some() {
+                // Tags were read and needed no change.
+                self.report.status.tags_digest = Some(target.tags_digest.clone());
+            }
+        }
+        plan
+    }
+}
+
+fn now_epoch() -> f64 {
+    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
+}

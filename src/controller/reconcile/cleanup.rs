@@ -1,0 +1,141 @@
+//! Letting a deleted resource go: the mapping is deleted (or, with Retain, left in Lambda)
+//! before the finalizer is released. A bad spec never blocks this: nothing here validates it.
+
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::EventType;
+
+use super::Pass;
+use crate::api::DeletionPolicy;
+use crate::controller::observe::{Lookup, Observer};
+use crate::controller::{Error, Track};
+use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
+use crate::plan::{self, DeletePlan, Observed, Owner, Region, SpecError, Verdict};
+
+impl<L: LambdaPort> Pass<'_, L> {
+    /// Deletes the mapping (or not, with Retain) before the finalizer is released.
+    pub(super) async fn cleanup(
+        mut self,
+        region: &Result<Region, SpecError>,
+    ) -> Result<Requeue, Error> {
+        // The recorded region when a mapping is recorded: deleting in the default region of the
+        // moment would find nothing there, release the finalizer and orphan the mapping.
+        let Ok(region) = region else {
+            // Nothing recorded and no region to have created it in: nothing was ever created.
+            return Ok(Requeue::await_change());
+        };
+        let region = region.name();
+        let policy = self.esm.spec.deletion_policy;
+        let observed = match policy {
+            DeletionPolicy::Retain => Observed::Nothing,
+            DeletionPolicy::Delete => self.observe_for_delete(region).await?,
+        };
+        match plan::plan_delete(policy, &observed) {
+            DeletePlan::Release { reason } => self.release(region, reason).await,
+            DeletePlan::Wait { uuid, state } => {
+                if let Observed::Found { mapping, .. } = &observed {
+                    self.report.record_mapping(region, mapping);
+                    self.report.verdict(&Verdict::progressing(
+                        "Deleting",
+                        format!("waiting for Lambda: mapping {uuid} is {state}"),
+                    ));
+                    self.report.write(self.api).await?;
+                }
+                Err(Error::DeletionInProgress {
+                    uuid,
+                    state: format!("Lambda reports it {state}"),
+                })
+            }
+            DeletePlan::Delete { uuid } => self.delete(region, uuid).await,
+        }
+    }
+
+    /// What is left in Lambda to delete. Tags are not needed to delete; the adopt annotation
+    /// only matters for live resources.
+    async fn observe_for_delete(&mut self, region: &str) -> Result<Observed, Error> {
+        let owner = Owner::of(self.esm, &self.ctx.settings.cluster_name);
+        let lookup = Lookup::new(self.esm, region, &owner);
+        let status = self.report.status.clone();
+        let observer = Observer::new(&self.ctx.lambda, self.ctx.cache.as_deref());
+        match observer.observe_for_delete(&status, &lookup).await {
+            Ok(observed) => Ok(observed),
+            Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress {
+                uuid: status.uuid.unwrap_or_else(|| "(not recorded yet)".into()),
+                state: "Lambda answered that it is busy; asking again shortly".into(),
+            }),
+            Err(e) => Err(self.deletion_blocked(e).await),
+        }
+    }
+
+    /// Nothing (more) to delete: release the finalizer and forget the resource.
+    async fn release(&mut self, region: &str, reason: String) -> Result<Requeue, Error> {
+        let recorded = self.esm.status.as_ref().and_then(|s| s.uuid.as_ref());
+        let (event_reason, note) = match self.esm.spec.deletion_policy {
+            DeletionPolicy::Retain => (
+                "Retained",
+                format!(
+                    "{reason}: {}",
+                    recorded.map(String::as_str).unwrap_or("no mapping")
+                ),
+            ),
+            DeletionPolicy::Delete => ("Deleted", reason),
+        };
+        self.publish(EventType::Normal, event_reason, "Delete", note)
+            .await;
+        self.ctx.forget_object(self.key);
+        // A retained mapping lives on in Lambda: its changes must not trigger a resource that
+        // is gone.
+        if let (Some(cache), Some(uuid)) = (&self.ctx.cache, recorded) {
+            cache.unwatch(region, uuid);
+        }
+        Ok(Requeue::await_change())
+    }
+
+    async fn delete(&mut self, region: &str, uuid: String) -> Result<Requeue, Error> {
+        match self.ctx.lambda.delete_mapping(region, &uuid).await {
+            Ok(mapping) => {
+                self.ctx.memory.reset(self.key, Track::Busy);
+                if let Some(cache) = &self.ctx.cache {
+                    cache.unwatch(region, &uuid);
+                }
+                self.report.record_mapping(region, &mapping);
+                self.report.verdict(&Verdict::progressing(
+                    "Deleting",
+                    format!("deleting mapping {uuid}"),
+                ));
+                self.report.write(self.api).await?;
+                Err(Error::DeletionInProgress {
+                    uuid,
+                    state: "Lambda is deleting it".into(),
+                })
+            }
+            // Already gone is success; the next pass sees Gone and releases.
+            Err(e) if e.kind == ErrorKind::NotFound => Err(Error::DeletionInProgress {
+                uuid,
+                state: "it is already gone; the finalizer is released next".into(),
+            }),
+            Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress {
+                uuid,
+                state: "Lambda answered that it is busy; asking again shortly".into(),
+            }),
+            Err(e) => Err(self.deletion_blocked(e).await),
+        }
+    }
+
+    /// Lambda refused to let the mapping go: say why on the resource (it stays, with its
+    /// finalizer, until the cause is fixed), and hand the error to the retry policy.
+    async fn deletion_blocked(&mut self, e: LambdaError) -> Error {
+        let message = format!(
+            "cannot delete the mapping: {}: {}; the resource is kept until this succeeds (fix the cause, or set deletionPolicy: Retain to leave the mapping in Lambda)",
+            e.operation, e.message
+        );
+        let verdict = match e.kind {
+            ErrorKind::Retry => Verdict::progressing("DeleteRetrying", message),
+            _ => Verdict::stalled("DeleteFailed", message),
+        };
+        self.report.verdict(&verdict);
+        if let Err(write) = self.report.write(self.api).await {
+            return write.into();
+        }
+        e.into()
+    }
+}

@@ -1,0 +1,261 @@
+//! One reconcile: observe → plan → act → report.
+//!
+//! A reconcile is a [`Pass`]: the resource, its API handle, the shared context, its key and the
+//! status being built, together for the length of one reconcile. Each step is a method:
+//! `apply.rs` reads as the story of a live resource, `act.rs` holds the AWS writes,
+//! `failure.rs` turns Lambda's refusals into conditions, and `cleanup.rs` lets a deleted
+//! resource go.
+
+mod act;
+mod apply;
+mod cleanup;
+mod failure;
+
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{self, Event as Finalize};
+use kube::{Api, ResourceExt};
+
+use super::memory::ObjectKey;
+use super::report::Report;
+use super::{Context, Error, StoredMapping, Track, lock};
+use crate::api::{EventSourceMapping, FINALIZER};
+use crate::lambda::LambdaPort;
+use crate::plan::{self, Verdict};
+
+/// The controller's entry point: reads the resource (the watch keeps only its name) and
+/// reconciles it. The read is a quorum read, so a reconcile never starts from a copy older than
+/// the status its previous run wrote.
+pub async fn reconcile_stored<L: LambdaPort>(
+    stored: Arc<StoredMapping>,
+    ctx: Arc<Context<L>>,
+) -> Result<Requeue, Error> {
+    let namespace = stored
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::InvalidObject(
+            "EventSourceMapping without a namespace",
+        ))?;
+    let name = stored.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.get_opt(name).await? {
+        Some(esm) => reconcile(Arc::new(esm), ctx).await,
+        // Deleted since the event. Its finalizer normally ran first; if someone removed the
+        // finalizer by hand, the mapping stays in Lambda, and its changes must no longer trigger
+        // a resource that is gone. Nothing kept about it may outlive it either (backoff,
+        // metrics, the mappings gauge).
+        None => {
+            if let Some(cache) = &ctx.cache {
+                cache.forget_owner(namespace, name);
+            }
+            ctx.forget_object(ObjectKey::new(namespace, name));
+            Ok(Requeue::await_change())
+        }
+    }
+}
+
+pub async fn reconcile<L: LambdaPort>(
+    esm: Arc<EventSourceMapping>,
+    ctx: Arc<Context<L>>,
+) -> Result<Requeue, Error> {
+    let namespace = esm.namespace().ok_or(Error::InvalidObject(
+        "EventSourceMapping without a namespace",
+    ))?;
+    let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), &namespace);
+    let key = ObjectKey::of(esm.as_ref());
+    let timer = ctx.memory.metrics().reconcile_started();
+    ctx.memory.reconcile_started(key);
+    // The region every call goes to, resolved once: a recorded mapping's own, even if the
+    // default region changed since (see plan::region). The sweep that observes the resource is
+    // that region's.
+    let region = plan::region_of(
+        &esm.spec,
+        esm.status.as_ref(),
+        ctx.settings.default_region.as_deref(),
+    );
+    if let Ok(region) = &region {
+        super::sweep::ensure_sweeper(&ctx, region.name());
+    }
+    let outcome = Mutex::new(None);
+    // The steps are boxed: their state machines nested inside kube's finalizer and the
+    // controller's own go past the compiler's layout depth otherwise (one allocation a pass).
+    let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
+        match event {
+            Finalize::Apply(esm) => {
+                let pass = Pass::new(&esm, &api, &ctx, key, &outcome);
+                Box::pin(pass.apply(&region)).await
+            }
+            Finalize::Cleanup(esm) => {
+                let pass = Pass::new(&esm, &api, &ctx, key, &outcome);
+                Box::pin(pass.cleanup(&region)).await
+            }
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    match &result {
+        Ok(_) => {
+            ctx.memory.reset(key, Track::Error);
+            ctx.memory.reset(key, Track::Throttle);
+            timer.finish(lock(&outcome).unwrap_or("ok"));
+        }
+        Err(e) => timer.finish(e.category()),
+    }
+    result
+}
+
+/// Where a step leaves the reconcile: go on with its result, or stop here with a requeue.
+type Step<T> = Result<ControlFlow<Requeue, T>, Error>;
+
+/// The value of a [`Step`], or the end of the reconcile.
+macro_rules! proceed {
+    ($step:expr) => {
+        match $step? {
+            std::ops::ControlFlow::Continue(value) => value,
+            std::ops::ControlFlow::Break(requeue) => return Ok(requeue),
+        }
+    };
+}
+use proceed;
+
+/// One reconcile of one resource.
+struct Pass<'a, L> {
+    esm: &'a EventSourceMapping,
+    api: &'a Api<EventSourceMapping>,
+    ctx: &'a Context<L>,
+    key: ObjectKey,
+    report: Report<'a>,
+    /// How the reconcile turned out (ready, progressing, stalled), for the reconciles metric.
+    outcome: &'a Mutex<Option<&'static str>>,
+}
+
+impl<'a, L: LambdaPort> Pass<'a, L> {
+    fn new(
+        esm: &'a EventSourceMapping,
+        api: &'a Api<EventSourceMapping>,
+        ctx: &'a Context<L>,
+        key: ObjectKey,
+        outcome: &'a Mutex<Option<&'static str>>,
+    ) -> Self {
+        Self {
+            esm,
+            api,
+            ctx,
+            key,
+            report: Report::new(esm),
+            outcome,
+        }
+    }
+
+    /// A requeue after `delay`, recorded for the queue-depth metric.
+    fn requeue(&self, delay: Duration) -> Requeue {
+        self.ctx.requeue(self.key, delay)
+    }
+
+    /// A requeue after the track's next delay.
+    fn backoff(&self, track: Track) -> Requeue {
+        self.requeue(self.ctx.memory.next_delay(self.key, track))
+    }
+
+    async fn publish(&self, type_: EventType, reason: &str, action: &str, note: String) {
+        self.ctx
+            .events
+            .publish(self.esm, type_, reason, action, note)
+            .await;
+    }
+
+    /// Writes the status if it changed and logs the outcome: the last step of every reconcile
+    /// that got as far as a verdict.
+    async fn finish(&mut self, verdict: &Verdict, requeue: Requeue) -> Result<Requeue, Error> {
+        self.report.write(self.api).await?;
+        self.log_outcome(verdict);
+        Ok(requeue)
+    }
+
+    /// Writes a Stalled status, publishes an event on the transition, re-checks slowly.
+    async fn stall(&mut self, verdict: Verdict) -> Result<Requeue, Error> {
+        let transition = self.report.previous_reason() != Some(verdict.reason());
+        self.report.verdict(&verdict);
+        // Status first: if the write fails, the retry must not publish the event a second time.
+        self.report.write(self.api).await?;
+        if transition {
+            let note = verdict.message().to_string();
+            self.publish(EventType::Warning, verdict.reason(), "Reconcile", note)
+                .await;
+        }
+        self.log_outcome(&verdict);
+        let recheck = self.ctx.settings.stalled_recheck;
+        // Hold a resource whose create Lambda refused: retrying it costs a Create per pass. Once a
+        // mapping is recorded, a reconcile comes only from a change (the spec, or the mapping as a
+        // sweep saw it: Lambda re-enabled it, the KMS key works again) and observing it costs no
+        // call in list mode, so such a change is acted on at once, not at the recheck.
+        if self.report.status.uuid.is_none() {
+            let until = tokio::time::Instant::now() + recheck;
+            self.ctx
+                .memory
+                .hold_stalled(self.key, stall_fingerprint(self.esm), until);
+        }
+        Ok(self.requeue(recheck))
+    }
+
+    /// Reports work in progress and comes back after the track's next delay.
+    async fn progress(&mut self, verdict: Verdict, track: Track) -> Result<Requeue, Error> {
+        self.report.verdict(&verdict);
+        self.report.write(self.api).await?;
+        self.log_outcome(&verdict);
+        Ok(self.backoff(track))
+    }
+
+    /// One log line per reconcile outcome, and the metrics that follow from it.
+    fn log_outcome(&self, verdict: &Verdict) {
+        let (esm, report, memory) = (self.esm, &self.report, &self.ctx.memory);
+        memory.mapping_state(self.key, report.status.state.as_deref());
+        *lock(self.outcome) = Some(match verdict {
+            Verdict::Ready { .. } => "ready",
+            Verdict::Progressing { .. } => "progressing",
+            Verdict::Stalled { .. } => "stalled",
+        });
+        if verdict.is_ready() {
+            memory.ready(self.key);
+        }
+        if !matches!(verdict, Verdict::Stalled { .. }) {
+            memory.release_stalled(self.key);
+        }
+        // One info line when the outcome changes; at 10,000 resources an unchanged one would be
+        // dozens of lines a second saying nothing new.
+        let changed = report.previous_reason() != Some(verdict.reason());
+        macro_rules! outcome_line {
+            ($level:ident) => {
+                tracing::$level!(
+                    namespace = esm.namespace().unwrap_or_default(),
+                    name = esm.name_any(),
+                    uuid = report.status.uuid.as_deref().unwrap_or(""),
+                    state = report.status.state.as_deref().unwrap_or(""),
+                    outcome = verdict.reason(),
+                    message = verdict.message(),
+                    "reconciled"
+                )
+            };
+        }
+        if changed {
+            outcome_line!(info);
+        } else {
+            outcome_line!(debug);
+        }
+    }
+}
+
+/// What the user can change to un-stall a resource: the spec (generation) and the adopt
+/// annotation.
+fn stall_fingerprint(esm: &EventSourceMapping) -> u64 {
+    let adopt = esm
+        .annotations()
+        .get(crate::api::ADOPT_ANNOTATION)
+        .map(String::as_str);
+    super::stored::digest(&(esm.metadata.generation, adopt))
+}
