@@ -69,57 +69,69 @@ impl Plan {
     }
 }
 
-/// Plans the next step for a live (not deleting) resource.
+/// Plans the next step for a live (not deleting) resource: create what is missing; then, for
+/// an existing mapping, stop at a create-only mismatch, wait out a transitional state, fix
+/// drift (one Update for every differing field and the enabled state), fix the tags, and
+/// otherwise say how it stands.
 pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Observed) -> Plan {
     let (mapping, tags) = match observed {
         Observed::Nothing => {
-            return Plan::new(
-                Action::Create {
-                    request: desired.create_request(),
-                },
+            return create(
+                desired,
                 Verdict::progressing("Creating", "creating the event source mapping"),
             );
         }
         Observed::Gone { uuid } => {
-            return Plan::new(
-                Action::Create {
-                    request: desired.create_request(),
-                },
-                Verdict::progressing(
-                    "Recreating",
-                    format!("mapping {uuid} was deleted outside the controller; creating it again"),
-                ),
-            );
+            let note =
+                format!("mapping {uuid} was deleted outside the controller; creating it again");
+            return create(desired, Verdict::progressing("Recreating", note));
         }
         Observed::Found { mapping, tags } => (mapping, tags),
     };
-
     if let Some(message) = create_only_mismatch(desired, mapping) {
-        return Plan::new(
-            Action::None,
-            Verdict::stalled("CreateOnlyFieldMismatch", message),
-        );
+        let verdict = Verdict::stalled("CreateOnlyFieldMismatch", message);
+        return Plan::new(Action::None, verdict);
     }
-
     let state = mapping.state();
     if state.is_transitional() {
-        return Plan::new(
-            Action::None,
-            Verdict::progressing(
-                "Waiting",
-                format!(
-                    "waiting for Lambda to finish: the mapping is {}",
-                    state.as_str()
-                ),
-            ),
+        let message = format!(
+            "waiting for Lambda to finish: the mapping is {}",
+            state.as_str()
         );
+        return Plan::new(Action::None, Verdict::progressing("Waiting", message));
     }
-
     let applied: BTreeSet<Field> = status
         .applied_fields
         .iter()
         .filter_map(|name| Field::from_wire_name(name))
         .collect();
+    // Lambda does not echo `Enabled`; the state says it (semantics §4.3). Removing
+    // `enabled: false` from the spec means back to the default, enabled.
+    let want_enabled = desired
+        .enabled()
+        .or_else(|| applied.contains(&Field::Enabled).then_some(true));
+    if let Some(update) = drift(desired, &applied, mapping, want_enabled) {
+        return update;
+    }
+    if let Some(retag) = retag(desired, mapping, tags.as_ref()) {
+        return retag;
+    }
+    Plan::new(Action::None, standing(mapping, want_enabled))
+}
+
+fn create(desired: &Desired, verdict: Verdict) -> Plan {
+    let request = desired.create_request();
+    Plan::new(Action::Create { request }, verdict)
+}
+
+/// One Update for every field that differs from the spec, every field the spec no longer sets
+/// (cleared with Lambda's explicit clear value), and the enabled state; `None` when in sync.
+fn drift(
+    desired: &Desired,
+    applied: &BTreeSet<Field>,
+    mapping: &ObservedMapping,
+    want_enabled: Option<bool>,
+) -> Option<Plan> {
     let mut patch = MappingFields::default();
     let mut fields = Vec::new();
     for field in desired.set.iter().copied().filter(|f| *f != Field::Enabled) {
@@ -137,19 +149,12 @@ pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Obs
             fields.push(field);
         }
     }
-
-    // Lambda does not echo `Enabled`; the state says it (semantics §4.3). Removing
-    // `enabled: false` from the spec means back to the default, enabled.
-    let want_enabled = desired
-        .enabled()
-        .or_else(|| applied.contains(&Field::Enabled).then_some(true));
-    let lambda_initiated = is_lambda_initiated(mapping);
     let mut reenable = false;
-    match (want_enabled, &state) {
+    match (want_enabled, mapping.state()) {
         (Some(true), MappingState::Disabled) => {
             patch.enabled = Some(true);
             fields.push(Field::Enabled);
-            reenable = lambda_initiated;
+            reenable = is_lambda_initiated(mapping);
         }
         (Some(false), MappingState::Enabled) => {
             patch.enabled = Some(false);
@@ -157,48 +162,57 @@ pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Obs
         }
         _ => {}
     }
-
-    if !fields.is_empty() {
+    if fields.is_empty() {
+        return None;
+    }
+    let message = if reenable {
+        format!(
+            "Lambda disabled the mapping ({}); re-enabling it because the spec says enabled: true",
+            mapping
+                .state_transition_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        )
+    } else {
         let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
-        let message = if reenable {
-            format!(
-                "Lambda disabled the mapping ({}); re-enabling it because the spec says enabled: true",
-                mapping
-                    .state_transition_reason
-                    .as_deref()
-                    .unwrap_or("no reason given")
-            )
-        } else {
-            format!("updating {}", names.join(", "))
-        };
-        return Plan::new(
-            Action::Update {
-                uuid: mapping.uuid.clone(),
-                patch,
-                fields,
-                reenable,
-            },
-            Verdict::progressing("Updating", message),
-        );
-    }
+        format!("updating {}", names.join(", "))
+    };
+    let uuid = mapping.uuid.clone();
+    let action = Action::Update {
+        uuid,
+        patch,
+        fields,
+        reenable,
+    };
+    Some(Plan::new(action, Verdict::progressing("Updating", message)))
+}
 
-    if let (Some(tags), Some(arn)) = (tags, &mapping.arn) {
-        let (add, remove) = tag_changes(&desired.tags, tags);
-        if !add.is_empty() || !remove.is_empty() {
-            return Plan::new(
-                Action::Retag {
-                    arn: arn.clone(),
-                    add,
-                    remove,
-                },
-                Verdict::progressing(
-                    "Tagging",
-                    "bringing the mapping's tags in line with the spec",
-                ),
-            );
-        }
+/// The tag changes, when the tags were read and differ from the spec.
+fn retag(
+    desired: &Desired,
+    mapping: &ObservedMapping,
+    tags: Option<&BTreeMap<String, String>>,
+) -> Option<Plan> {
+    let (tags, arn) = (tags?, mapping.arn.as_ref()?);
+    let (add, remove) = tag_changes(&desired.tags, tags);
+    if add.is_empty() && remove.is_empty() {
+        return None;
     }
+    let action = Action::Retag {
+        arn: arn.clone(),
+        add,
+        remove,
+    };
+    let verdict = Verdict::progressing(
+        "Tagging",
+        "bringing the mapping's tags in line with the spec",
+    );
+    Some(Plan::new(action, verdict))
+}
 
+/// How an existing, settled mapping with nothing to send stands.
+fn standing(mapping: &ObservedMapping, want_enabled: Option<bool>) -> Verdict {
+    let state = mapping.state();
     let verdict = match (&state, want_enabled) {
         (MappingState::Enabled, Some(true) | None) | (MappingState::Disabled, Some(false)) => {
             Verdict::ready(
@@ -211,7 +225,7 @@ pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Obs
                 .state_transition_reason
                 .as_deref()
                 .unwrap_or("no reason given");
-            if lambda_initiated {
+            if is_lambda_initiated(mapping) {
                 Verdict::stalled(
                     "DisabledByLambda",
                     format!(
@@ -231,11 +245,10 @@ pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Obs
         _ => Verdict::progressing("Waiting", format!("the mapping is {}", state.as_str())),
     };
     // Not Ready while Lambda cannot read the filters; a stall of its own comes first.
-    let verdict = match verdict {
+    match verdict {
         Verdict::Ready { .. } => unreadable_filters(mapping).unwrap_or(verdict),
         other => other,
-    };
-    Plan::new(Action::None, verdict)
+    }
 }
 
 /// Lambda's report that it cannot read the mapping's filter criteria (it could not decrypt
