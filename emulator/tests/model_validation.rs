@@ -865,3 +865,49 @@ fn kafka_consumer_group_and_consumption_mode_are_fixed_on_update() {
     );
     assert_invalid(&e, "ConsumptionMode");
 }
+
+/// Lambda's Update refuses a DocumentDB database or collection other than the mapping's
+/// (aws-cli issue 7756); FullDocument changes, and the database and collection stay.
+#[test]
+fn documentdb_database_and_collection_are_fixed_on_update() {
+    let (m, clock) = model();
+    let mut body = docdb_body();
+    body["DocumentDBEventSourceConfig"]["CollectionName"] = json!("orders");
+    let id = uuid(&create(&m, body));
+    clock.advance(std::time::Duration::from_secs(2));
+    for (config, field) in [
+        (json!({"DatabaseName": "other"}), "DatabaseName"),
+        (
+            json!({"DatabaseName": "shop", "CollectionName": "returns"}),
+            "CollectionName",
+        ),
+        (json!({"CollectionName": "returns"}), "CollectionName"),
+    ] {
+        let e = update_err(&m, &id, json!({"DocumentDBEventSourceConfig": config}));
+        assert_invalid(&e, &format!("DocumentDBEventSourceConfig.{field}"));
+    }
+    let after = m
+        .update_event_source_mapping(
+            &id,
+            &json!({"DocumentDBEventSourceConfig": {"FullDocument": "UpdateLookup"}}),
+        )
+        .unwrap();
+    assert_eq!(
+        after["DocumentDBEventSourceConfig"],
+        json!({"DatabaseName": "shop", "CollectionName": "orders", "FullDocument": "UpdateLookup"})
+    );
+
+    // A mapping that watches the whole database cannot be narrowed to one collection either.
+    let whole = uuid(&create(
+        &m,
+        json!({"FunctionName": "worker", "EventSourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:docdb-two",
+        "StartingPosition": "LATEST", "DocumentDBEventSourceConfig": {"DatabaseName": "shop"}}),
+    ));
+    clock.advance(std::time::Duration::from_secs(2));
+    let e = update_err(
+        &m,
+        &whole,
+        json!({"DocumentDBEventSourceConfig": {"DatabaseName": "shop", "CollectionName": "orders"}}),
+    );
+    assert_invalid(&e, "DocumentDBEventSourceConfig.CollectionName");
+}

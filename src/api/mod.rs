@@ -4,6 +4,7 @@
 //! `apiVersion` only. Doc comments here are what `kubectl explain` shows: they are written for
 //! the people who write manifests.
 
+pub mod patterns;
 pub mod rules;
 mod spec;
 mod status;

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::EventSourceMappingStatus;
+use super::patterns;
 
 /// An AWS Lambda event source mapping: Lambda reads records from the event source (an SQS queue,
 /// a Kinesis or DynamoDB stream, a Kafka topic, an Amazon MQ queue or a DocumentDB change stream)
@@ -66,19 +67,16 @@ pub struct EventSourceMappingSpec {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(
-        length(min = 12, max = 10000),
-        regex(
-            pattern = r"^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)$"
-        )
-    )]
+    #[schemars(length(min = 12, max = 10000), regex(pattern = patterns::ARN))]
     pub event_source_arn: Option<String>,
 
-    /// The Lambda function to invoke: a name (`my-function`), a name with alias or version
-    /// (`my-function:live`), a partial ARN (`123456789012:function:my-function`) or a full ARN,
-    /// optionally qualified. Can be changed: the mapping is re-pointed without losing its
-    /// position in the source.
+    /// The Lambda function to invoke: a name (`my-function`, 1–64 letters, digits, `-` and `_`),
+    /// a name with alias or version (`my-function:live`), a partial ARN
+    /// (`123456789012:function:my-function`) or a full ARN, optionally qualified; at most 256
+    /// characters. Can be changed: the mapping is re-pointed without losing its position in the
+    /// source.
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = patterns::function_name_rule())]
     pub function_name: String,
 
     /// Whether Lambda polls the source. Default true. Set false to pause the mapping without
@@ -125,7 +123,7 @@ pub struct EventSourceMappingSpec {
     /// ARN of a customer managed KMS key that encrypts the filter criteria. The controller's role
     /// needs kms:Decrypt on it to check the filters for drift. Can be changed.
     #[serde(rename = "kmsKeyARN", default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)?$"))]
+    #[schemars(regex(pattern = patterns::KMS_KEY_ARN))]
     pub kms_key_arn: Option<String>,
 
     /// Where Lambda sends records that failed all retries (Kinesis, DynamoDB Streams, Kafka).
@@ -174,15 +172,12 @@ pub struct EventSourceMappingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaling_config: Option<ScalingConfig>,
 
-    /// The Kafka topic to read, exactly one (MSK and self-managed Kafka).
-    /// Cannot change after creation.
+    /// The Kafka topic to read, exactly one (MSK and self-managed Kafka): 2–249 characters of
+    /// letters, digits, `-`, `_` and `.`, not starting with `.`. Cannot change after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 1),
-        inner(
-            length(min = 1, max = 249),
-            regex(pattern = r"^[a-zA-Z0-9\-_][a-zA-Z0-9\-_.]*$")
-        )
+        inner(length(min = 1, max = 249), regex(pattern = patterns::TOPIC))
     )]
     pub topics: Option<Vec<String>>,
 
@@ -214,7 +209,8 @@ pub struct EventSourceMappingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amazon_managed_kafka_event_source_config: Option<AmazonManagedKafkaEventSourceConfig>,
 
-    /// Settings for an Amazon DocumentDB change stream (required for DocumentDB). Can be changed.
+    /// Settings for an Amazon DocumentDB change stream (required for DocumentDB). databaseName
+    /// and collectionName cannot change after creation; fullDocument can.
     #[serde(
         rename = "documentDBEventSourceConfig",
         default,
@@ -242,12 +238,13 @@ pub struct EventSourceMappingSpec {
     #[x_kube(validation = kube::core::Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('esm-controller.dev/') && size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256)").message("tag keys must be 1-128 characters, values at most 256, and keys must not start with 'aws:' or 'esm-controller.dev/'").reason(kube::core::Reason::FieldValueInvalid))]
     pub tags: Option<BTreeMap<String, String>>,
 
-    /// AWS region of the mapping, e.g. `eu-west-1`. Defaults to the controller's region when
+    /// AWS region of the mapping, e.g. `eu-west-1` (any partition's region: `us-gov-west-1`,
+    /// `cn-north-1`, `us-iso-east-1`, `eusc-de-east-1`, …). Defaults to the controller's region when
     /// the mapping is created; the region it was created in is kept in status.region, and the
     /// mapping stays there if the controller's default region changes later. Cannot change after
     /// creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1}$"))]
+    #[schemars(regex(pattern = patterns::REGION))]
     pub region: Option<String>,
 
     /// What happens to the Lambda mapping when this resource is deleted: `Delete` (default)
@@ -321,12 +318,7 @@ pub struct DestinationConfig {
 #[serde(rename_all = "camelCase")]
 pub struct OnFailure {
     /// ARN of an SQS queue, SNS topic or S3 bucket, or `kafka://<topic>` for Kafka sources.
-    #[schemars(
-        length(min = 1, max = 350),
-        regex(
-            pattern = r"^(arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)|kafka://[a-zA-Z0-9\-_][a-zA-Z0-9\-_.]{0,248})$"
-        )
-    )]
+    #[schemars(length(min = 1, max = 350), regex(pattern = patterns::DESTINATION))]
     pub destination: String,
 }
 
@@ -350,9 +342,10 @@ pub struct SourceAccessConfiguration {
     #[serde(rename = "type")]
     pub kind: SourceAccessType,
     /// The secret ARN, subnet (`subnet:subnet-…`), security group (`security_group:sg-…`) or
-    /// virtual host name, 1–200 characters. Not used by IAM_AUTH / IAM_OAUTHBEARER_AUTH.
+    /// virtual host name, 1–200 characters of letters, digits and `-/*:_+=.@`. Not used by
+    /// IAM_AUTH / IAM_OAUTHBEARER_AUTH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 200))]
+    #[schemars(length(min = 1, max = 200), regex(pattern = patterns::URI))]
     pub uri: Option<String>,
 }
 
@@ -394,7 +387,8 @@ impl SourceAccessType {
 #[serde(rename_all = "camelCase")]
 pub struct SelfManagedEventSource {
     /// `KAFKA_BOOTSTRAP_SERVERS`: 1–10 brokers as `host:port`, e.g. `["b-1.example.com:9092"]`.
-    #[schemars(length(min = 1, max = 2))]
+    // `length` does not bound an object's properties: the model's Endpoints holds 1–2 entries.
+    #[schemars(extend("minProperties" = 1, "maxProperties" = 2))]
     pub endpoints: BTreeMap<String, BootstrapServers>,
 }
 
@@ -404,7 +398,7 @@ pub struct SelfManagedEventSource {
 pub struct BootstrapServers(
     #[schemars(
         length(min = 1, max = 10),
-        inner(length(min = 1, max = 300), regex(pattern = r"^[^:]+:\d{1,5}$"))
+        inner(length(min = 1, max = 300), regex(pattern = patterns::ENDPOINT))
     )]
     pub Vec<String>,
 );
@@ -420,10 +414,7 @@ pub struct AmazonManagedKafkaEventSourceConfig {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(
-        length(min = 1, max = 200),
-        regex(pattern = r"^[a-zA-Z0-9-\/*:_+=.@-]*$")
-    )]
+    #[schemars(length(min = 1, max = 200), regex(pattern = patterns::URI))]
     pub consumer_group_id: Option<String>,
     /// Schema registry that decodes records before invocation. Can be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,10 +432,7 @@ pub struct SelfManagedKafkaEventSourceConfig {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(
-        length(min = 1, max = 200),
-        regex(pattern = r"^[a-zA-Z0-9-\/*:_+=.@-]*$")
-    )]
+    #[schemars(length(min = 1, max = 200), regex(pattern = patterns::URI))]
     pub consumer_group_id: Option<String>,
     /// Schema registry that decodes records before invocation. Can be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,7 +454,7 @@ pub enum KafkaConsumptionMode {
 pub struct SchemaRegistryConfig {
     /// Glue schema registry ARN or Confluent schema registry URL.
     #[serde(rename = "schemaRegistryURI")]
-    #[schemars(length(min = 1, max = 10000))]
+    #[schemars(length(min = 1, max = 10000), regex(pattern = patterns::URI))]
     pub schema_registry_uri: String,
     /// How decoded records reach the function: `JSON` or `SOURCE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -498,7 +486,7 @@ pub struct SchemaRegistryAccessConfig {
     ))]
     pub kind: String,
     /// Secrets Manager secret ARN.
-    #[schemars(length(min = 12, max = 1024))]
+    #[schemars(regex(pattern = patterns::ARN))]
     pub uri: String,
 }
 
@@ -510,17 +498,21 @@ pub struct SchemaValidationConfig {
     pub attribute: String,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentDbEventSourceConfig {
-    /// Database to watch, 1–63 characters.
-    #[schemars(length(min = 1, max = 63))]
+    /// Database to watch, 1–63 characters, without spaces, `/`, `.`, `$` or `"`.
+    /// Cannot change after creation.
+    #[schemars(length(min = 1, max = 63), regex(pattern = patterns::DATABASE_NAME))]
     pub database_name: String,
-    /// Collection to watch, 1–57 characters; omit to watch every collection.
+    /// Collection to watch, 1–57 characters: a letter, digit or `_` first, no `$`, and not a
+    /// `system.` collection. Omit to watch every collection. Cannot change after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 57))]
+    #[schemars(length(min = 1, max = 57), regex(pattern = patterns::COLLECTION_NAME))]
+    #[x_kube(validation = kube::core::Rule::new("!self.startsWith('system.')").message("collectionName must not name a system collection (starting with 'system.')").reason(kube::core::Reason::FieldValueInvalid))]
     pub collection_name: Option<String>,
-    /// `UpdateLookup` sends the whole document on updates; `Default` only the change.
+    /// `UpdateLookup` sends the whole document on updates; `Default` only the change. Can be
+    /// changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_document: Option<FullDocument>,
 }
@@ -563,7 +555,7 @@ pub struct ProvisionedPollerConfig {
     pub maximum_pollers: Option<i32>,
     /// Kafka only: share pollers among mappings in this group (0–128 of `[a-zA-Z0-9-_]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128), regex(pattern = r"^[a-zA-Z0-9-_]*$"))]
+    #[schemars(length(max = 128), regex(pattern = patterns::POLLER_GROUP_NAME))]
     pub poller_group_name: Option<String>,
 }
 

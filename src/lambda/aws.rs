@@ -1364,6 +1364,14 @@ mod tests {
                 serde_json::json!({"SelfManagedKafkaEventSourceConfig": {"ConsumptionMode": "Queue"}}),
             ),
             (
+                "DocumentDBEventSourceConfig.DatabaseName",
+                serde_json::json!({"DocumentDBEventSourceConfig": {"DatabaseName": "db", "FullDocument": "Default"}}),
+            ),
+            (
+                "DocumentDBEventSourceConfig.CollectionName",
+                serde_json::json!({"DocumentDBEventSourceConfig": {"CollectionName": "c"}}),
+            ),
+            (
                 "SourceAccessConfigurations[Type=VIRTUAL_HOST].URI",
                 serde_json::json!({"SourceAccessConfigurations": [
                     {"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:s"},
@@ -1392,6 +1400,7 @@ mod tests {
             "FunctionName": "f", "BatchSize": 1, "FilterCriteria": {},
             "SelfManagedKafkaEventSourceConfig": {"SchemaRegistryConfig": {"SchemaRegistryURI": "https://registry"}},
             "SourceAccessConfigurations": [{"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:s"}],
+            "DocumentDBEventSourceConfig": {"FullDocument": "UpdateLookup"},
         }))
         .unwrap();
         assert!(fields_update_cannot_take(&allowed).is_empty());

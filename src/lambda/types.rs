@@ -144,7 +144,7 @@ fn consumer_group(config: Option<&KafkaEventSourceConfig>) -> Option<CreateOnlyV
 
 /// Every create-only setting (semantics §2.4). Tags are not here: they can change after
 /// creation, through TagResource rather than Update.
-pub static CREATE_ONLY: [CreateOnlyField; 10] = [
+pub static CREATE_ONLY: [CreateOnlyField; 12] = [
     CreateOnlyField {
         wire_name: "EventSourceArn",
         spec_path: "eventSourceARN",
@@ -206,6 +206,30 @@ pub static CREATE_ONLY: [CreateOnlyField; 10] = [
                 f.self_managed_kafka_event_source_config
                     .as_ref()
                     .and_then(|c| c.consumption_mode.as_ref()),
+            )
+        },
+    },
+    // Lambda's Update refuses them ("Invalid parameters: collectionName, databaseName",
+    // aws-cli issue 7756); FullDocument stays updatable.
+    CreateOnlyField {
+        wire_name: "DocumentDBEventSourceConfig.DatabaseName",
+        spec_path: "documentDBEventSourceConfig.databaseName",
+        value: |f| {
+            text(
+                f.document_db_event_source_config
+                    .as_ref()
+                    .and_then(|c| c.database_name.as_ref()),
+            )
+        },
+    },
+    CreateOnlyField {
+        wire_name: "DocumentDBEventSourceConfig.CollectionName",
+        spec_path: "documentDBEventSourceConfig.collectionName",
+        value: |f| {
+            text(
+                f.document_db_event_source_config
+                    .as_ref()
+                    .and_then(|c| c.collection_name.as_ref()),
             )
         },
     },

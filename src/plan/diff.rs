@@ -242,16 +242,14 @@ pub fn differs(field: Field, want: &MappingFields, have: &ObservedMapping) -> bo
             kafka_registry(got.self_managed_kafka_event_source_config.as_ref()),
         ),
         Field::DocumentDbEventSourceConfig => {
-            let (Some(w), g) = (
-                want.document_db_event_source_config.as_ref(),
-                got.document_db_event_source_config.as_ref(),
-            ) else {
-                return false;
+            // Only FullDocument can change; the database and collection are create-only
+            // (compared by the create-only check, never sent on Update).
+            let full_document = |c: Option<&wire::DocumentDbEventSourceConfig>| {
+                c.and_then(|c| c.full_document.clone())
             };
-            let Some(g) = g else { return true };
-            w.database_name != g.database_name
-                || w.collection_name != g.collection_name
-                || (w.full_document.is_some() && w.full_document != g.full_document)
+            let wanted = full_document(want.document_db_event_source_config.as_ref());
+            wanted.is_some()
+                && wanted != full_document(got.document_db_event_source_config.as_ref())
         }
         Field::ProvisionedPollerConfig => {
             let (Some(w), g) = (
@@ -327,8 +325,15 @@ pub fn put(field: Field, want: &MappingFields, patch: &mut MappingFields) {
                     ..Default::default()
                 })
         }
+        // Update refuses DatabaseName and CollectionName (create-only): FullDocument alone.
         Field::DocumentDbEventSourceConfig => {
-            patch.document_db_event_source_config = want.document_db_event_source_config.clone()
+            patch.document_db_event_source_config = want
+                .document_db_event_source_config
+                .as_ref()
+                .map(|c| wire::DocumentDbEventSourceConfig {
+                    full_document: c.full_document.clone(),
+                    ..Default::default()
+                })
         }
         Field::ProvisionedPollerConfig => {
             patch.provisioned_poller_config = want.provisioned_poller_config.clone()

@@ -678,6 +678,59 @@ fn kafka_config_updates_send_only_the_schema_registry() {
     );
 }
 
+/// DocumentDB: Lambda's Update refuses DatabaseName and CollectionName (aws-cli issue 7756), so
+/// a fullDocument change sends FullDocument alone, and an adopted mapping watching another
+/// database or collection stalls naming the field instead of being "updated".
+#[test]
+fn documentdb_updates_send_only_full_document() {
+    const DOCDB: &str = "arn:aws:rds:us-east-1:123456789012:cluster:docs";
+    let s = spec(
+        json!({"eventSourceARN": DOCDB, "functionName": "handler", "startingPosition": "LATEST",
+        "documentDBEventSourceConfig": {"databaseName": "db", "collectionName": "orders", "fullDocument": "UpdateLookup"}}),
+    );
+    let observed = |config: serde_json::Value| -> ObservedMapping {
+        serde_json::from_value(
+            json!({"UUID": UUID, "EventSourceArn": DOCDB, "FunctionArn": FN_ARN,
+            "State": "Enabled", "StartingPosition": "LATEST", "BatchSize": 100,
+            "DocumentDBEventSourceConfig": config}),
+        )
+        .unwrap()
+    };
+    let same = observed(
+        json!({"DatabaseName": "db", "CollectionName": "orders", "FullDocument": "UpdateLookup"}),
+    );
+    assert_eq!(plan_for(&s, &found(same)).action, Action::None);
+    let body = update_body(&plan_for(
+        &s,
+        &found(observed(
+            json!({"DatabaseName": "db", "CollectionName": "orders", "FullDocument": "Default"}),
+        )),
+    ));
+    assert_eq!(
+        body,
+        json!({"DocumentDBEventSourceConfig": {"FullDocument": "UpdateLookup"}})
+    );
+    for (config, field) in [
+        (
+            json!({"DatabaseName": "other", "CollectionName": "orders", "FullDocument": "UpdateLookup"}),
+            "documentDBEventSourceConfig.databaseName",
+        ),
+        (
+            json!({"DatabaseName": "db", "CollectionName": "other", "FullDocument": "Default"}),
+            "documentDBEventSourceConfig.collectionName",
+        ),
+    ] {
+        let p = plan_for(&s, &found(observed(config)));
+        assert_eq!(p.action, Action::None);
+        assert_eq!(p.verdict.reason(), "CreateOnlyFieldMismatch");
+        assert!(
+            p.verdict.message().contains(field),
+            "{}",
+            p.verdict.message()
+        );
+    }
+}
+
 #[test]
 fn updates_never_carry_create_only_fields() {
     let s = spec(

@@ -108,6 +108,14 @@ INVALID = [
      ["spec.sourceAccessConfigurations[0].uri", "uri is required"]),
     ("function-name-empty", sqs(functionName=""), ["spec.functionName", "at least 1 chars long"]),
     ("function-name-missing", without(sqs(), "functionName"), ["spec.functionName", "Required value"]),
+    ("function-name-65", sqs(functionName="f" * 65),
+     ["spec.functionName", "functionName must be a function name of 1-64 letters"]),
+    ("function-name-space", sqs(functionName="my function"),
+     ["spec.functionName", "functionName must be a function name of 1-64 letters"]),
+    ("documentdb-database-with-dot",
+     {"eventSourceARN": DOCDB, "functionName": "fn", "startingPosition": "LATEST",
+      "documentDBEventSourceConfig": {"databaseName": "my.db"}},
+     ["spec.documentDBEventSourceConfig.databaseName", "should match"]),
     ("starting-position-enum", kinesis(startingPosition="OLDEST"),
      ["spec.startingPosition", "Unsupported value: \"OLDEST\""]),
     ("documentdb-without-config", {"eventSourceARN": DOCDB, "functionName": "fn", "startingPosition": "LATEST"},
@@ -235,4 +243,33 @@ def test_the_virtual_host_entry_is_create_only(emu_ctx):
     other = dict(secret, uri=SECRET + "-rotated")
     p = ctx.k("apply", "--dry-run=server", "-f", "-", check=False,
               input=json.dumps(esm_manifest(ctx.ns, "vhost", dict(spec, sourceAccessConfigurations=[vhost, other]))))
+    assert p.returncode == 0, p.stderr
+
+
+def test_documentdb_database_and_collection_are_create_only(emu_ctx):
+    """Lambda's Update refuses DatabaseName and CollectionName (aws-cli issue 7756): changing,
+    adding or removing them is refused at admission; fullDocument stays changeable."""
+    ctx = emu_ctx
+    cluster = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:{unique('docdb')}"
+    config = {"databaseName": "shop", "collectionName": "orders", "fullDocument": "Default"}
+    spec = {"eventSourceARN": cluster, "functionName": ctx.function, "startingPosition": "LATEST",
+            "documentDBEventSourceConfig": config}
+    ctx.apply("docdb", spec)
+
+    def with_config(**change):
+        c = {k: v for k, v in dict(config, **change).items() if v is not None}
+        return dict(spec, documentDBEventSourceConfig=c)
+
+    for change, field in [({"databaseName": "other"}, "databaseName"),
+                          ({"collectionName": "returns"}, "collectionName"),
+                          ({"collectionName": None}, "collectionName")]:
+        p = ctx.apply("docdb", with_config(**change), check=False)
+        assert p.returncode != 0, f"{change} was accepted:\n{p.stdout}"
+        err = " ".join(p.stderr.split())
+        path = f"documentDBEventSourceConfig.{field}"
+        assert f"spec.{path}" in err, p.stderr
+        assert f"{path} cannot change after the mapping is created" in err, p.stderr
+
+    p = ctx.k("apply", "--dry-run=server", "-f", "-", check=False,
+              input=json.dumps(esm_manifest(ctx.ns, "docdb", with_config(fullDocument="UpdateLookup"))))
     assert p.returncode == 0, p.stderr

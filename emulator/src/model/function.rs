@@ -136,6 +136,26 @@ mod tests {
     };
 
     #[test]
+    fn iso_and_sovereign_function_arns_are_parsed() {
+        for (partition, region) in [
+            ("aws-iso", "us-iso-east-1"),
+            ("aws-iso-b", "us-isob-east-1"),
+            ("aws-iso-e", "eu-isoe-west-1"),
+            ("aws-iso-f", "us-isof-south-1"),
+            ("aws-eusc", "eusc-de-east-1"),
+        ] {
+            let arn = format!("arn:{partition}:lambda:{region}:123456789012:function:fn:live");
+            let f = parse_function_name(&arn).unwrap_or_else(|e| panic!("{arn}: {e}"));
+            assert_eq!(f.partition.as_deref(), Some(partition));
+            assert_eq!(f.region.as_deref(), Some(region));
+            assert_eq!(f.qualifier.as_deref(), Some("live"));
+            let partial = format!("{region}:123456789012:function:fn");
+            let f = parse_function_name(&partial).unwrap_or_else(|e| panic!("{partial}: {e}"));
+            assert_eq!(f.region.as_deref(), Some(region));
+        }
+    }
+
+    #[test]
     fn every_accepted_form_becomes_a_full_arn() {
         let cases = [
             ("fn", "arn:aws:lambda:us-east-1:123456789012:function:fn"),

@@ -222,4 +222,22 @@ mod tests {
         assert!(!is_region("us-east"));
         assert!(!is_region("useast-1"));
     }
+
+    /// The ISO partitions and the European Sovereign Cloud: their regions and ARNs are taken.
+    #[test]
+    fn iso_and_sovereign_partitions() {
+        for (partition, region) in [
+            ("aws-iso", "us-iso-east-1"),
+            ("aws-iso-b", "us-isob-east-1"),
+            ("aws-iso-e", "eu-isoe-west-1"),
+            ("aws-iso-f", "us-isof-south-1"),
+            ("aws-eusc", "eusc-de-east-1"),
+        ] {
+            assert!(is_region(region), "{region}");
+            let arn = format!("arn:{partition}:sqs:{region}:123456789012:q");
+            let parsed = parse_arn(&arn).unwrap_or_else(|| panic!("{arn}"));
+            assert_eq!((parsed.partition, parsed.region), (partition, region));
+            assert_eq!(classify_event_source_arn(&arn).unwrap(), SourceKind::Sqs);
+        }
+    }
 }

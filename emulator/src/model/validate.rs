@@ -259,7 +259,7 @@ pub(crate) fn parse_request(
             }
             "AmazonManagedKafkaEventSourceConfig" => parse_kafka_config(value, k, false)?,
             "SelfManagedKafkaEventSourceConfig" => parse_kafka_config(value, k, true)?,
-            "DocumentDBEventSourceConfig" => parse_document_db_config(value)?,
+            "DocumentDBEventSourceConfig" => parse_document_db_config(value, mode)?,
             "ProvisionedPollerConfig" => parse_provisioned_poller_config(value)?,
             _ => continue,
         };
@@ -703,14 +703,25 @@ fn parse_schema_registry_config(value: &Value, path: &str) -> ApiResult<Value> {
     Ok(Value::Object(out))
 }
 
-/// DocumentDB config; `FullDocument` defaults to `Default`.
-fn parse_document_db_config(value: &Value) -> ApiResult<Value> {
+/// DocumentDB config; `FullDocument` defaults to `Default`. Create needs `DatabaseName`; an
+/// Update may leave it (and `CollectionName`) out, and must not change them (see
+/// `wire::apply_fields`).
+fn parse_document_db_config(value: &Value, mode: Mode) -> ApiResult<Value> {
     let field = "DocumentDBEventSourceConfig";
     let obj = object(value, field)?;
     let db_path = format!("{field}.DatabaseName");
-    let database = string(required(obj, "DatabaseName", &db_path)?, &db_path, 1, 63)?;
     let mut out = Map::new();
-    out.insert("DatabaseName".into(), json!(database));
+    let database = match (member(obj, "DatabaseName"), mode) {
+        (Some(v), _) => Some(v),
+        (None, Mode::Create) => Some(required(obj, "DatabaseName", &db_path)?),
+        (None, Mode::Update) => None,
+    };
+    if let Some(database) = database {
+        out.insert(
+            "DatabaseName".into(),
+            json!(string(database, &db_path, 1, 63)?),
+        );
+    }
     if let Some(c) = member(obj, "CollectionName") {
         out.insert(
             "CollectionName".into(),

@@ -133,6 +133,10 @@ pub(crate) fn apply_fields(
                 let merged = merge_kafka_config(key, config.get(key), value, mode)?;
                 config.insert(key.clone(), merged);
             }
+            "DocumentDBEventSourceConfig" if mode == Mode::Update => {
+                let merged = merge_document_db_config(config.get(key), value)?;
+                config.insert(key.clone(), merged);
+            }
             _ => {
                 config.insert(key.clone(), value.clone());
             }
@@ -161,6 +165,34 @@ fn fill_poller_defaults(kind: SourceKind, value: &Value) -> Value {
     obj.entry("MinimumPollers").or_insert(json!(default_min));
     obj.entry("MaximumPollers").or_insert(json!(200));
     Value::Object(obj)
+}
+
+/// `DocumentDBEventSourceConfig` on Update: only `FullDocument` changes. Lambda's Update refuses
+/// `DatabaseName` and `CollectionName` ("Invalid parameters: collectionName, databaseName",
+/// aws-cli issue 7756); values equal to the stored ones are let through, a different value
+/// (including a collection on a mapping that watches the whole database) is a 400.
+fn merge_document_db_config(stored: Option<&Value>, request: &Value) -> ApiResult<Value> {
+    let field = "DocumentDBEventSourceConfig";
+    let empty = Map::new();
+    let stored = stored.and_then(Value::as_object).unwrap_or(&empty);
+    let request = request.as_object().unwrap_or(&empty);
+    let mut out = stored.clone();
+    for fixed in ["DatabaseName", "CollectionName"] {
+        let current = member(stored, fixed).and_then(Value::as_str);
+        if let Some(wanted) = member(request, fixed).and_then(Value::as_str)
+            && Some(wanted) != current
+        {
+            return Err(ApiError::invalid_parameter(format!(
+                "Invalid parameters: {field}.{fixed} cannot be changed after the event source \
+                 mapping is created (current: {}, requested: {wanted}).",
+                current.unwrap_or("none")
+            )));
+        }
+    }
+    if let Some(full_document) = member(request, "FullDocument") {
+        out.insert("FullDocument".into(), full_document.clone());
+    }
+    Ok(Value::Object(out))
 }
 
 /// Kafka config objects: on Create the request wins (the default `ConsumerGroupId` stays if it
