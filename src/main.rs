@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use esm_controller::api::EventSourceMapping;
-use esm_controller::controller::cache::MappingCache;
 use esm_controller::controller::leader::{Elector, LeaseSettings};
-use esm_controller::controller::{self, Context, Settings, WatchScope};
+use esm_controller::controller::{self, Context, Settings, SweepSettings, WatchScope};
 use esm_controller::http::{self, Readiness};
 use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
-use esm_controller::lambda::{Budget, Budgeted, Metered};
+use esm_controller::lambda::{Budget, Budgeting, Metering};
 use esm_controller::telemetry::Metrics;
 use esm_controller::telemetry::{self, LogFormat};
 use kube::api::ListParams;
@@ -295,19 +294,19 @@ async fn run(args: RunArgs) -> Result<(), String> {
         None
     };
 
-    // Every call is counted, then spent from the shared per-region budget.
-    let lambda = Budgeted::new(
-        Metered::new(lambda, metrics.clone()),
+    // Each lane's calls are counted, then spent from the lane's own budget.
+    let connector = Budgeting::new(
+        Metering::new(lambda, metrics.clone()),
         args.aws_rate_limit,
         args.aws_burst
             .unwrap_or(args.aws_rate_limit.max(Budget::MIN_BURST)),
     );
-    let mut ctx = Context::new(client, lambda, settings).with_metrics(metrics);
+    let mut ctx = Context::new(client, connector, settings).with_metrics(metrics);
     if args.observe == ObserveMode::List {
-        ctx = ctx.with_cache(Arc::new(MappingCache::new(
-            args.sweep_interval,
-            args.sweep_busy_interval,
-        )));
+        ctx = ctx.with_sweeps(SweepSettings {
+            interval: args.sweep_interval,
+            busy_interval: args.sweep_busy_interval,
+        });
     }
     let ctx = Arc::new(ctx);
     let scope = WatchScope {

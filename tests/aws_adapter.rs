@@ -7,10 +7,11 @@ use std::net::TcpListener as StdListener;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
+use esm_controller::lambda::aws::{AwsLambda, AwsLane, AwsSettings};
 use esm_controller::lambda::{
-    Destination, DestinationConfig, ErrorKind, Filter, FilterCriteria, LambdaPort, ListFilter,
-    MappingFields, MetricsConfig, ObservedMapping, ScalingConfig, conflicting_uuid, list_all,
+    Connect, Destination, DestinationConfig, ErrorKind, Filter, FilterCriteria, LambdaPort,
+    LaneKey, ListFilter, MappingFields, MetricsConfig, ObservedMapping, ScalingConfig,
+    conflicting_uuid, list_all,
 };
 use esm_emulator::model::{ApiError, Fault, ManualClock, Model, ModelConfig};
 use serde_json::Value;
@@ -79,7 +80,7 @@ async fn serve(model: &Model, listener: tokio::net::TcpListener) -> String {
 struct Harness {
     model: Model,
     clock: ManualClock,
-    lambda: AwsLambda,
+    lambda: AwsLane,
 }
 
 async fn start() -> Harness {
@@ -93,7 +94,8 @@ async fn start() -> Harness {
         default_region: Some(REGION.to_string()),
         ..Default::default()
     })
-    .await;
+    .await
+    .connect(&LaneKey::region(REGION));
     Harness {
         model,
         clock,
@@ -179,7 +181,7 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
         ..sqs_request("orders-q")
     };
 
-    let created = h.lambda.create_mapping(REGION, &request).await.unwrap();
+    let created = h.lambda.create_mapping(&request).await.unwrap();
     assert_eq!(created.uuid.len(), 36, "{created:?}");
     assert_eq!(created.state.as_deref(), Some("Creating"));
     assert_eq!(created.function_arn, Some(function_arn()));
@@ -215,7 +217,7 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
     // Tags given at creation are visible through ListTags on the mapping ARN.
     let arn = created.arn.clone().unwrap();
     assert_eq!(
-        h.lambda.list_tags(REGION, &arn).await.unwrap(),
+        h.lambda.list_tags(&arn).await.unwrap(),
         BTreeMap::from([("team".to_string(), "payments".to_string())])
     );
 
@@ -226,7 +228,7 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
     };
     let err = h
         .lambda
-        .update_mapping(REGION, &created.uuid, &patch)
+        .update_mapping(&created.uuid, &patch)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Busy, "{err}");
@@ -235,7 +237,7 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
     assert!(err.message.contains("Creating"), "{err}");
 
     h.settle();
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     assert_eq!(got.state.as_deref(), Some("Enabled"));
     assert_eq!(got.fields, created.fields);
 
@@ -255,12 +257,12 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
     };
     let updated = h
         .lambda
-        .update_mapping(REGION, &created.uuid, &clear)
+        .update_mapping(&created.uuid, &clear)
         .await
         .unwrap();
     assert_eq!(updated.state.as_deref(), Some("Updating"));
     h.settle();
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     assert_eq!(got.fields.filter_criteria, None, "{got:?}");
     assert_eq!(got.fields.scaling_config, None, "{got:?}");
     assert_eq!(got.fields.kms_key_arn, None, "{got:?}");
@@ -274,7 +276,6 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
     // Filters again, then cleared with `filters: None` (also `{}` on the wire).
     h.lambda
         .update_mapping(
-            REGION,
             &created.uuid,
             &MappingFields {
                 filter_criteria: Some(filters(&[r#"{"body":{"a":[1]}}"#])),
@@ -284,14 +285,13 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
         .await
         .unwrap();
     h.settle();
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     assert_eq!(
         got.fields.filter_criteria,
         Some(filters(&[r#"{"body":{"a":[1]}}"#]))
     );
     h.lambda
         .update_mapping(
-            REGION,
             &created.uuid,
             &MappingFields {
                 filter_criteria: Some(FilterCriteria { filters: None }),
@@ -301,13 +301,12 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
         .await
         .unwrap();
     h.settle();
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     assert_eq!(got.fields.filter_criteria, None);
 
     // Disable through Enabled=false, observed as State.
     h.lambda
         .update_mapping(
-            REGION,
             &created.uuid,
             &MappingFields {
                 enabled: Some(false),
@@ -317,30 +316,18 @@ async fn sqs_mapping_round_trips_and_clears_through_the_sdk() {
         .await
         .unwrap();
     h.settle();
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     assert_eq!(got.state.as_deref(), Some("Disabled"));
 
     // Delete: the response shows Deleting, then the mapping is gone (NotFound).
-    let deleted = h
-        .lambda
-        .delete_mapping(REGION, &created.uuid)
-        .await
-        .unwrap();
+    let deleted = h.lambda.delete_mapping(&created.uuid).await.unwrap();
     assert_eq!(deleted.uuid, created.uuid);
     assert_eq!(deleted.state.as_deref(), Some("Deleting"));
     h.settle();
-    let err = h
-        .lambda
-        .get_mapping(REGION, &created.uuid)
-        .await
-        .unwrap_err();
+    let err = h.lambda.get_mapping(&created.uuid).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
     assert_eq!(err.code, "ResourceNotFoundException");
-    let err = h
-        .lambda
-        .delete_mapping(REGION, &created.uuid)
-        .await
-        .unwrap_err();
+    let err = h.lambda.delete_mapping(&created.uuid).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
 }
 
@@ -367,7 +354,7 @@ async fn kinesis_mapping_keeps_timestamp_and_clears_its_destination() {
         tumbling_window_in_seconds: Some(60),
         ..MappingFields::default()
     };
-    let created = h.lambda.create_mapping(REGION, &request).await.unwrap();
+    let created = h.lambda.create_mapping(&request).await.unwrap();
     assert_eq!(
         created.fields.starting_position.as_deref(),
         Some("AT_TIMESTAMP")
@@ -382,7 +369,7 @@ async fn kinesis_mapping_keeps_timestamp_and_clears_its_destination() {
     );
     h.settle();
 
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     for (name, want, have) in [
         (
             "ParallelizationFactor",
@@ -431,11 +418,11 @@ async fn kinesis_mapping_keeps_timestamp_and_clears_its_destination() {
         ..MappingFields::default()
     };
     h.lambda
-        .update_mapping(REGION, &created.uuid, &clear)
+        .update_mapping(&created.uuid, &clear)
         .await
         .unwrap();
     h.settle();
-    let got = h.lambda.get_mapping(REGION, &created.uuid).await.unwrap();
+    let got = h.lambda.get_mapping(&created.uuid).await.unwrap();
     let destination = got
         .fields
         .destination_config
@@ -454,7 +441,6 @@ async fn kinesis_mapping_keeps_timestamp_and_clears_its_destination() {
     let err = h
         .lambda
         .update_mapping(
-            REGION,
             &created.uuid,
             &MappingFields {
                 starting_position: Some("LATEST".to_string()),
@@ -478,7 +464,7 @@ async fn lists_one_page_per_call() {
     for i in 0..120 {
         let m = h
             .lambda
-            .create_mapping(REGION, &sqs_request(&format!("q-{i:03}")))
+            .create_mapping(&sqs_request(&format!("q-{i:03}")))
             .await
             .unwrap();
         created.insert(m.uuid);
@@ -486,15 +472,11 @@ async fn lists_one_page_per_call() {
     assert_eq!(created.len(), 120);
 
     let all = ListFilter::default();
-    let first = h.lambda.list_mappings(REGION, &all, None).await.unwrap();
+    let first = h.lambda.list_mappings(&all, None).await.unwrap();
     assert_eq!(first.mappings.len(), 100, "MaxItems=100 must be sent");
     let marker = first.next_marker.clone().expect("a second page");
     assert_eq!(h.calls("ListEventSourceMappings"), 1, "one call per page");
-    let second = h
-        .lambda
-        .list_mappings(REGION, &all, Some(&marker))
-        .await
-        .unwrap();
+    let second = h.lambda.list_mappings(&all, Some(&marker)).await.unwrap();
     assert_eq!(second.mappings.len(), 20);
     assert_eq!(second.next_marker, None);
     assert_eq!(h.calls("ListEventSourceMappings"), 2);
@@ -512,14 +494,14 @@ async fn lists_one_page_per_call() {
             .all(|m| m.function_arn.as_deref() == Some(function_arn().as_str()))
     );
 
-    let everything = list_all(&h.lambda, REGION, &all).await.unwrap();
+    let everything = list_all(&h.lambda, &all).await.unwrap();
     assert_eq!(everything.len(), 120);
 
     let one = ListFilter {
         event_source_arn: Some(sqs_arn("q-042")),
         function_name: None,
     };
-    let page = h.lambda.list_mappings(REGION, &one, None).await.unwrap();
+    let page = h.lambda.list_mappings(&one, None).await.unwrap();
     assert_eq!(page.mappings.len(), 1);
     assert_eq!(
         page.mappings[0].fields.event_source_arn,
@@ -530,20 +512,14 @@ async fn lists_one_page_per_call() {
         event_source_arn: None,
         function_name: Some(FUNCTION.to_string()),
     };
-    assert_eq!(
-        list_all(&h.lambda, REGION, &by_function)
-            .await
-            .unwrap()
-            .len(),
-        120
-    );
+    assert_eq!(list_all(&h.lambda, &by_function).await.unwrap().len(), 120);
     let missing_function = ListFilter {
         event_source_arn: None,
         function_name: Some("no-such-function".to_string()),
     };
     let err = h
         .lambda
-        .list_mappings(REGION, &missing_function, None)
+        .list_mappings(&missing_function, None)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
@@ -555,63 +531,53 @@ async fn tags_round_trip_on_the_mapping_arn() {
     let h = start().await;
     let m = h
         .lambda
-        .create_mapping(REGION, &sqs_request("tagged"))
+        .create_mapping(&sqs_request("tagged"))
         .await
         .unwrap();
     let arn = m.arn.clone().unwrap();
     assert!(arn.ends_with(&m.uuid), "{arn}");
-    assert_eq!(
-        h.lambda.list_tags(REGION, &arn).await.unwrap(),
-        BTreeMap::new()
-    );
+    assert_eq!(h.lambda.list_tags(&arn).await.unwrap(), BTreeMap::new());
 
     let tags = BTreeMap::from([
         ("owner".to_string(), "esm-controller".to_string()),
         ("env".to_string(), "prod test".to_string()),
         ("path".to_string(), "a/b:c=d".to_string()),
     ]);
-    h.lambda.tag_resource(REGION, &arn, &tags).await.unwrap();
-    assert_eq!(h.lambda.list_tags(REGION, &arn).await.unwrap(), tags);
+    h.lambda.tag_resource(&arn, &tags).await.unwrap();
+    assert_eq!(h.lambda.list_tags(&arn).await.unwrap(), tags);
 
     h.lambda
-        .untag_resource(REGION, &arn, &["env".to_string(), "path".to_string()])
+        .untag_resource(&arn, &["env".to_string(), "path".to_string()])
         .await
         .unwrap();
     assert_eq!(
-        h.lambda.list_tags(REGION, &arn).await.unwrap(),
+        h.lambda.list_tags(&arn).await.unwrap(),
         BTreeMap::from([("owner".to_string(), "esm-controller".to_string())])
     );
 
     // Empty tag operations are no-ops that cost no API call.
     let (tag_calls, untag_calls) = (h.calls("TagResource"), h.calls("UntagResource"));
-    h.lambda
-        .tag_resource(REGION, &arn, &BTreeMap::new())
-        .await
-        .unwrap();
-    h.lambda.untag_resource(REGION, &arn, &[]).await.unwrap();
+    h.lambda.tag_resource(&arn, &BTreeMap::new()).await.unwrap();
+    h.lambda.untag_resource(&arn, &[]).await.unwrap();
     assert_eq!(h.calls("TagResource"), tag_calls);
     assert_eq!(h.calls("UntagResource"), untag_calls);
 
     let unknown = h
         .model
         .event_source_mapping_arn("00000000-0000-4000-8000-000000000000");
-    let err = h.lambda.list_tags(REGION, &unknown).await.unwrap_err();
+    let err = h.lambda.list_tags(&unknown).await.unwrap_err();
     assert_eq!((err.kind, err.operation), (ErrorKind::NotFound, "ListTags"));
 }
 
 #[tokio::test]
 async fn errors_are_classified() {
     let h = start().await;
-    let first = h
-        .lambda
-        .create_mapping(REGION, &sqs_request("dup"))
-        .await
-        .unwrap();
+    let first = h.lambda.create_mapping(&sqs_request("dup")).await.unwrap();
 
     // Duplicate create: Conflict, and the message names the existing mapping.
     let err = h
         .lambda
-        .create_mapping(REGION, &sqs_request("dup"))
+        .create_mapping(&sqs_request("dup"))
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
@@ -623,7 +589,7 @@ async fn errors_are_classified() {
     // Unknown mapping.
     let err = h
         .lambda
-        .get_mapping(REGION, "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
+        .get_mapping("0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
@@ -632,13 +598,10 @@ async fn errors_are_classified() {
     // Unknown function on create.
     let err = h
         .lambda
-        .create_mapping(
-            REGION,
-            &MappingFields {
-                function_name: Some("ghost".to_string()),
-                ..sqs_request("ghost-q")
-            },
-        )
+        .create_mapping(&MappingFields {
+            function_name: Some("ghost".to_string()),
+            ..sqs_request("ghost-q")
+        })
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
@@ -648,13 +611,10 @@ async fn errors_are_classified() {
     // Invalid parameter: StartingPosition is not allowed for SQS.
     let err = h
         .lambda
-        .create_mapping(
-            REGION,
-            &MappingFields {
-                starting_position: Some("LATEST".to_string()),
-                ..sqs_request("invalid-q")
-            },
-        )
+        .create_mapping(&MappingFields {
+            starting_position: Some("LATEST".to_string()),
+            ..sqs_request("invalid-q")
+        })
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
@@ -670,7 +630,7 @@ async fn errors_are_classified() {
     h.model
         .inject_fault(Fault::times(Some("GetEventSourceMapping"), throttle, 3));
     let gets_before = h.calls("GetEventSourceMapping");
-    let err = h.lambda.get_mapping(REGION, &first.uuid).await.unwrap_err();
+    let err = h.lambda.get_mapping(&first.uuid).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Retry, "{err}");
     assert_eq!(err.code, "TooManyRequestsException");
     assert_eq!(err.retry_after, Some(Duration::from_secs(3)));
@@ -680,7 +640,7 @@ async fn errors_are_classified() {
         "standard retry: 3 attempts"
     );
     // The fault is used up: the next call goes through.
-    h.lambda.get_mapping(REGION, &first.uuid).await.unwrap();
+    h.lambda.get_mapping(&first.uuid).await.unwrap();
 
     // A 500 is retried by the SDK, even for the non-idempotent Create.
     h.model.inject_fault(Fault::times(
@@ -691,7 +651,7 @@ async fn errors_are_classified() {
     let creates_before = h.calls("CreateEventSourceMapping");
     let retried = h
         .lambda
-        .create_mapping(REGION, &sqs_request("retried-q"))
+        .create_mapping(&sqs_request("retried-q"))
         .await
         .unwrap();
     assert_eq!(h.calls("CreateEventSourceMapping") - creates_before, 2);
@@ -703,13 +663,13 @@ async fn errors_are_classified() {
     let creates_before = h.calls("CreateEventSourceMapping");
     let err = h
         .lambda
-        .create_mapping(REGION, &sqs_request("lost-q"))
+        .create_mapping(&sqs_request("lost-q"))
         .await
         .unwrap_err();
     assert_eq!(h.calls("CreateEventSourceMapping") - creates_before, 2);
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
     let adopted = conflicting_uuid(&err.message).expect("the UUID of the committed create");
-    let existing = h.lambda.get_mapping(REGION, &adopted).await.unwrap();
+    let existing = h.lambda.get_mapping(&adopted).await.unwrap();
     assert_eq!(existing.fields.event_source_arn, Some(sqs_arn("lost-q")));
 
     // A persistent 500 ends as Retry after the SDK's attempts.
@@ -719,11 +679,7 @@ async fn errors_are_classified() {
         3,
     ));
     h.settle();
-    let err = h
-        .lambda
-        .delete_mapping(REGION, &first.uuid)
-        .await
-        .unwrap_err();
+    let err = h.lambda.delete_mapping(&first.uuid).await.unwrap_err();
     assert_eq!(
         (err.kind, err.code.as_str()),
         (ErrorKind::Retry, "ServiceException")
@@ -739,7 +695,6 @@ async fn errors_are_classified() {
     let err = h
         .lambda
         .update_mapping(
-            REGION,
             &first.uuid,
             &MappingFields {
                 batch_size: Some(3),
@@ -756,7 +711,7 @@ async fn errors_are_classified() {
         ApiError::new(403, "SomeNewDeniedException", "nope"),
         1,
     ));
-    let err = h.lambda.get_mapping(REGION, &first.uuid).await.unwrap_err();
+    let err = h.lambda.get_mapping(&first.uuid).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied, "{err}");
     assert_eq!(err.code, "SomeNewDeniedException");
 }
@@ -765,14 +720,15 @@ async fn errors_are_classified() {
 async fn transport_failures_are_retryable() {
     init_env();
     // The discard port: privileged, so no test server can take it; nothing listens there.
-    let lambda = AwsLambda::new(AwsSettings {
+    let aws = AwsLambda::new(AwsSettings {
         endpoint_url: Some("http://127.0.0.1:9".to_string()),
         default_region: Some(REGION.to_string()),
         ..Default::default()
     })
     .await;
+    let lambda = aws.connect(&LaneKey::region(REGION));
     let err = lambda
-        .get_mapping(REGION, "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
+        .get_mapping("0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Retry, "{err}");
@@ -784,8 +740,9 @@ async fn transport_failures_are_retryable() {
     );
 
     // Not a region: refused before any request.
-    let err = lambda
-        .get_mapping("Not A Region", "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
+    let err = aws
+        .connect(&LaneKey::region("Not A Region"))
+        .get_mapping("0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
         .await
         .unwrap_err();
     assert_eq!(
@@ -819,7 +776,8 @@ async fn follows_aws_endpoint_url_lambda_without_explicit_endpoint() {
     assert_eq!(lambda.default_region().as_deref(), Some("eu-central-1"));
     lambda.check_credentials().await.unwrap();
     let page = lambda
-        .list_mappings(REGION, &ListFilter::default(), None)
+        .connect(&LaneKey::region(REGION))
+        .list_mappings(&ListFilter::default(), None)
         .await
         .unwrap();
     assert_eq!(page, Default::default());
@@ -833,7 +791,7 @@ async fn explicit_endpoint_wins_over_the_environment() {
     let h = start().await;
     let m: ObservedMapping = h
         .lambda
-        .create_mapping(REGION, &sqs_request("explicit"))
+        .create_mapping(&sqs_request("explicit"))
         .await
         .unwrap();
     assert_eq!(h.calls("CreateEventSourceMapping"), 1);

@@ -204,15 +204,15 @@ async fn a_failed_first_sweep_is_retried_at_once_and_costs_no_get() {
 #[tokio::test(start_paused = true)]
 async fn a_write_while_the_sweeper_idles_is_swept_within_the_busy_interval() {
     let h = Harness::list_mode_sweeping_every(Duration::from_secs(60), Duration::from_secs(2));
-    let cache = h.ctx.cache.clone().unwrap();
-    esm_controller::controller::sweep::ensure_sweeper(&h.ctx, REGION);
+    let lane = h.ctx.lane(REGION);
+    let cache = lane.cache.as_ref().unwrap();
     // Let the first sweep run, then write at many instants across the sweeper's idle wait:
     // whenever the write lands, a sweep follows within the busy interval (and a little).
     tokio::time::sleep(Duration::from_secs(1)).await;
     for step in 0..20u64 {
         let lists = h.calls_in(REGION, "ListEventSourceMappings");
         tokio::time::sleep(Duration::from_millis(137 * step)).await;
-        cache.wrote(REGION, &format!("written-{step}"));
+        cache.wrote(&format!("written-{step}"));
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(
             h.calls_in(REGION, "ListEventSourceMappings") > lists,

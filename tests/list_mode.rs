@@ -58,7 +58,7 @@ async fn in_sync_reconciles_make_no_aws_call() {
 async fn drift_seen_by_the_sweep_triggers_the_owner_and_is_fixed() {
     let mut h = Harness::list_mode();
     let uuid = h.apply_and_settle(sqs(json!({"batchSize": 5}))).await;
-    let mut triggers = h.ctx.cache.as_ref().unwrap().subscribe();
+    let mut triggers = h.ctx.lanes.triggers.subscribe();
     assert_eq!(h.sweep().await, 0, "nothing changed, nothing triggered");
 
     h.clock.advance(Duration::from_secs(1));
@@ -119,16 +119,16 @@ async fn kms_encrypted_filters_are_read_with_get() {
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_writes_holds_the_sweep_only_for_a_rest() {
     let h = Harness::list_mode_sweeping_every(Duration::from_secs(60), Duration::from_secs(2));
-    let cache = h.ctx.cache.clone().unwrap();
     let start = tokio::time::Instant::now();
-    cache.wrote(REGION, "a-mapping-being-written");
-    esm_controller::controller::sweep::ensure_sweeper(&h.ctx, REGION);
+    let lane = h.ctx.lane(REGION);
+    let cache = lane.cache.as_ref().unwrap();
+    cache.wrote("a-mapping-being-written");
 
     // 70 s of writes, one every 100 ms (a burst of creates at 10/s); note when each sweep ran.
     let mut sweeps_at = Vec::new();
     let mut lists = 0;
     while start.elapsed() < Duration::from_secs(70) {
-        cache.wrote(REGION, "a-mapping-being-written");
+        cache.wrote("a-mapping-being-written");
         tokio::time::sleep(Duration::from_millis(100)).await;
         let now = h.calls_in(REGION, "ListEventSourceMappings");
         if now > lists {

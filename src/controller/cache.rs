@@ -1,4 +1,4 @@
-//! The shared mapping cache: a background sweep lists every mapping of a region, page by page,
+//! A lane's mapping cache: a background sweep lists every mapping of the lane, page by page,
 //! and reconciles read it instead of calling Get. Right after our own write, a reconcile waits
 //! for the next sweep (run sooner while writes are settling) rather than spending a Get, so that
 //! the state checks of many busy mappings cost one List page per 100 of them.
@@ -8,7 +8,7 @@
 //! an absence with one Get before acting on it (semantics §7.3).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::ResourceExt;
@@ -16,6 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use super::lock;
 use crate::api::EventSourceMapping;
 use crate::lambda::ObservedMapping;
 
@@ -28,7 +29,7 @@ pub enum Cached {
     Absent,
     /// We wrote it after the last complete sweep started: wait for the next one.
     Pending,
-    /// No complete sweep of this region yet.
+    /// No complete sweep of this lane yet.
     Unknown,
 }
 
@@ -233,7 +234,7 @@ struct Pass {
 }
 
 #[derive(Default)]
-struct RegionCache {
+struct LaneState {
     mappings: HashMap<Box<str>, Entry>,
     /// When the last complete sweep started.
     swept: Option<Instant>,
@@ -241,23 +242,22 @@ struct RegionCache {
     passes: u32,
     /// Our own writes not yet covered by a sweep.
     written: HashMap<String, Instant>,
-    /// When we last wrote any mapping of this region.
+    /// When we last wrote any mapping of this lane.
     last_write: Option<Instant>,
-    sweeper: bool,
     /// Sweeps that failed in a row since the last complete one. The sweeper retries within
     /// seconds, so one failed page (a throttle, a 5xx) changes nothing for reconciles; only
     /// after [`FAILURES_BEFORE_GETS`] in a row do they stop trusting the sweep.
     failures: u32,
 }
 
-/// Failed sweeps in a row after which the region counts as failing: lookups ask Lambda (one Get
+/// Failed sweeps in a row after which the lane counts as failing: lookups ask Lambda (one Get
 /// per resource) instead of waiting for a sweep that may never come (e.g. no
 /// ListEventSourceMappings permission), and Ready resources are re-checked on the resync timer.
 /// Below it, a failure is retried within seconds (1 s, 2 s, with jitter), which is far cheaper
 /// than a Get for every resource that waited for the sweep.
 pub const FAILURES_BEFORE_GETS: u32 = 3;
 
-impl RegionCache {
+impl LaneState {
     fn failing(&self) -> bool {
         self.failures >= FAILURES_BEFORE_GETS
     }
@@ -288,58 +288,75 @@ impl RegionCache {
     }
 }
 
-pub struct MappingCache {
-    regions: Mutex<HashMap<String, RegionCache>>,
-    /// Interval between sweeps when nothing is settling.
+/// How often sweeps run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// Interval between sweeps when nothing is settling; zero: sweeps are driven by hand
+    /// (tests), no sweeper runs.
     pub interval: Duration,
     /// Interval while our writes or busy mappings await a sweep.
     pub busy_interval: Duration,
-    /// Wakes sweepers when a write makes a faster sweep worthwhile, and waiters when a sweep
-    /// completes.
-    pub wake_sweepers: Notify,
-    pub swept: Notify,
-    /// One channel per subscribed controller; holds only triggers not yet taken.
-    triggers: Mutex<Vec<mpsc::UnboundedSender<ObjectRef<EventSourceMapping>>>>,
 }
 
-impl MappingCache {
-    pub fn new(interval: Duration, busy_interval: Duration) -> Self {
-        Self {
-            regions: Mutex::default(),
-            interval,
-            busy_interval,
-            wake_sweepers: Notify::new(),
-            swept: Notify::new(),
-            triggers: Mutex::default(),
-        }
-    }
+/// The resources to reconcile because a sweep saw their mapping change, from every lane: one
+/// channel per subscribed controller, holding only triggers not yet taken.
+#[derive(Default)]
+pub struct Triggers {
+    senders: Mutex<Vec<mpsc::UnboundedSender<ObjectRef<EventSourceMapping>>>>,
+}
 
-    fn regions(&self) -> std::sync::MutexGuard<'_, HashMap<String, RegionCache>> {
-        self.regions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Resources to reconcile because the sweep saw their mapping change.
+impl Triggers {
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.triggers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(tx);
+        lock(&self.senders).push(tx);
         rx
     }
 
-    /// Marks the region's sweeper as started; true if the caller must start it.
-    pub fn claim_sweeper(&self, region: &str) -> bool {
-        let mut regions = self.regions();
-        let r = regions.entry(region.to_string()).or_default();
-        !std::mem::replace(&mut r.sweeper, true)
+    fn send(&self, triggered: Vec<ObjectRef<EventSourceMapping>>) {
+        if triggered.is_empty() {
+            return;
+        }
+        let mut senders = lock(&self.senders);
+        senders.retain(|tx| !tx.is_closed());
+        for owner in triggered {
+            for tx in senders.iter() {
+                let _ = tx.send(owner.clone());
+            }
+        }
+    }
+}
+
+/// One lane's mappings as the List sweep last saw them, our writes since, and the owners to
+/// tell of a change.
+pub struct MappingCache {
+    state: Mutex<LaneState>,
+    pub interval: Duration,
+    pub busy_interval: Duration,
+    /// Wakes the sweeper when a write makes a faster sweep worthwhile.
+    pub wake_sweeper: Notify,
+    /// Wakes reconciles waiting for a sweep to complete.
+    pub swept: Notify,
+    triggers: Arc<Triggers>,
+}
+
+impl MappingCache {
+    pub fn new(settings: SweepSettings, triggers: Arc<Triggers>) -> Self {
+        Self {
+            state: Mutex::default(),
+            interval: settings.interval,
+            busy_interval: settings.busy_interval,
+            wake_sweeper: Notify::new(),
+            swept: Notify::new(),
+            triggers,
+        }
     }
 
-    pub fn lookup(&self, region: &str, uuid: &str) -> Cached {
-        let regions = self.regions();
-        let Some(r) = regions.get(region) else {
-            return Cached::Unknown;
-        };
+    fn state(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        lock(&self.state)
+    }
+
+    pub fn lookup(&self, uuid: &str) -> Cached {
+        let r = self.state();
         // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
         // our write would never end: the reconcile asks Lambda instead.
         if r.failing() {
@@ -361,49 +378,53 @@ impl MappingCache {
 
     /// We just wrote this mapping (Create, Update, Delete); its next observation comes from a
     /// sweep page fetched after now.
-    pub fn wrote(&self, region: &str, uuid: &str) {
-        let mut regions = self.regions();
-        let r = regions.entry(region.to_string()).or_default();
+    pub fn wrote(&self, uuid: &str) {
+        let mut r = self.state();
         let now = Instant::now();
         r.written.insert(uuid.to_string(), now);
         r.last_write = Some(now);
-        drop(regions);
-        self.wake_sweepers.notify_waiters();
+        drop(r);
+        self.wake_sweeper.notify_waiters();
+    }
+
+    /// Our own write (Create, Update) answered with `mapping`: stored as the newest copy,
+    /// watched for `owner`, and awaiting a sweep that covers it — in one step, so that a page
+    /// taken in meanwhile cannot come between.
+    pub fn record_write(&self, mapping: &ObservedMapping, owner: ObjectRef<EventSourceMapping>) {
+        let mut state = self.state();
+        let r = &mut *state;
+        r.put(mapping);
+        r.entry(&mapping.uuid).owner = Some(Watcher::new(&owner, mapping));
+        let now = Instant::now();
+        r.written.insert(mapping.uuid.clone(), now);
+        r.last_write = Some(now);
+        drop(state);
+        self.wake_sweeper.notify_waiters();
     }
 
     /// A fresher observation (from Get).
-    pub fn store(&self, region: &str, mapping: &ObservedMapping) {
-        let mut regions = self.regions();
-        let r = regions.entry(region.to_string()).or_default();
+    pub fn store(&self, mapping: &ObservedMapping) {
+        let mut r = self.state();
         r.written.remove(&mapping.uuid);
         r.put(mapping);
     }
 
     /// The mapping is gone (confirmed by Get).
-    pub fn remove(&self, region: &str, uuid: &str) {
-        let mut regions = self.regions();
-        if let Some(r) = regions.get_mut(region) {
-            r.mappings.remove(uuid);
-            r.written.remove(uuid);
-        }
+    pub fn remove(&self, uuid: &str) {
+        let mut r = self.state();
+        r.mappings.remove(uuid);
+        r.written.remove(uuid);
     }
 
     /// Records which resource owns a mapping and what it has seen, for change triggers.
-    pub fn watch(
-        &self,
-        region: &str,
-        mapping: &ObservedMapping,
-        owner: ObjectRef<EventSourceMapping>,
-    ) {
-        let mut regions = self.regions();
-        let r = regions.entry(region.to_string()).or_default();
+    pub fn watch(&self, mapping: &ObservedMapping, owner: ObjectRef<EventSourceMapping>) {
+        let mut r = self.state();
         r.entry(&mapping.uuid).owner = Some(Watcher::new(&owner, mapping));
     }
 
-    pub fn unwatch(&self, region: &str, uuid: &str) {
-        if let Some(r) = self.regions().get_mut(region)
-            && let Some(entry) = r.mappings.get_mut(uuid)
-        {
+    pub fn unwatch(&self, uuid: &str) {
+        let mut r = self.state();
+        if let Some(entry) = r.mappings.get_mut(uuid) {
             entry.owner = None;
             if entry.json.is_none() {
                 r.mappings.remove(uuid);
@@ -415,30 +436,26 @@ impl MappingCache {
     /// case of a resource deleted without its finalizer (the normal path unwatches by UUID).
     pub fn forget_owner(&self, namespace: &str, name: &str) {
         let object = format!("{namespace}/{name}");
-        for r in self.regions().values_mut() {
-            r.mappings.retain(|_, entry| {
-                if entry.owner.as_ref().is_some_and(|o| *o.object == *object) {
-                    entry.owner = None;
-                }
-                entry.owner.is_some() || entry.json.is_some()
-            });
-        }
+        self.state().mappings.retain(|_, entry| {
+            if entry.owner.as_ref().is_some_and(|o| *o.object == *object) {
+                entry.owner = None;
+            }
+            entry.owner.is_some() || entry.json.is_some()
+        });
     }
 
     /// Whether writes or busy mappings are waiting for a sweep (sweep at the busy interval).
-    pub fn settling(&self, region: &str) -> bool {
-        self.regions().get(region).is_some_and(|r| {
-            !r.written.is_empty()
-                || r.mappings
-                    .values()
-                    .any(|e| e.owner.as_ref().is_some_and(|o| o.busy))
-        })
+    pub fn settling(&self) -> bool {
+        let r = self.state();
+        !r.written.is_empty()
+            || r.mappings
+                .values()
+                .any(|e| e.owner.as_ref().is_some_and(|o| o.busy))
     }
 
-    /// Starts a sweep of the region; its pages follow through [`Self::apply_page`].
-    pub fn begin_sweep(&self, region: &str, started: Instant) {
-        let mut regions = self.regions();
-        let r = regions.entry(region.to_string()).or_default();
+    /// Starts a sweep of the lane; its pages follow through [`Self::apply_page`].
+    pub fn begin_sweep(&self, started: Instant) {
+        let mut r = self.state();
         r.passes = r.passes.wrapping_add(1);
         r.pass = Some(Pass {
             started,
@@ -449,16 +466,11 @@ impl MappingCache {
     /// Takes in one page of the sweep under way, fetched at `fetched`. Resources whose mapping
     /// changed (configuration or state) are triggered at once, so a drift is acted on as soon as its
     /// page is read, not after the last page; so are our writes this page confirms.
-    pub fn apply_page(
-        &self,
-        region: &str,
-        fetched: Instant,
-        mappings: Vec<ObservedMapping>,
-    ) -> usize {
+    pub fn apply_page(&self, fetched: Instant, mappings: Vec<ObservedMapping>) -> usize {
         let mut triggered = Vec::new();
         {
-            let mut regions = self.regions();
-            let r = regions.entry(region.to_string()).or_default();
+            let mut state = self.state();
+            let r = &mut *state;
             let pass = r.pass.as_ref().map(|p| p.id);
             for mapping in mappings {
                 if let Some(id) = pass {
@@ -487,18 +499,18 @@ impl MappingCache {
             }
         }
         let n = triggered.len();
-        self.send(triggered);
+        self.triggers.send(triggered);
         n
     }
 
     /// Completes the sweep under way: mappings it never listed are gone (their resources are
     /// triggered, and confirm with a Get), and our writes from before it started are settled.
     /// Returns how many resources it triggered.
-    pub fn finish_sweep(&self, region: &str) -> usize {
+    pub fn finish_sweep(&self) -> usize {
         let mut triggered = Vec::new();
         {
-            let mut regions = self.regions();
-            let r = regions.entry(region.to_string()).or_default();
+            let mut state = self.state();
+            let r = &mut *state;
             let Some(pass) = r.pass.take() else {
                 return 0;
             };
@@ -536,51 +548,29 @@ impl MappingCache {
         triggered.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         triggered.dedup();
         let n = triggered.len();
-        self.send(triggered);
+        self.triggers.send(triggered);
         self.swept.notify_waiters();
         n
     }
 
     /// A complete sweep in one go (one page holding every mapping); for tests.
-    pub fn apply_sweep(
-        &self,
-        region: &str,
-        started: Instant,
-        mappings: Vec<ObservedMapping>,
-    ) -> usize {
-        self.begin_sweep(region, started);
-        self.apply_page(region, started, mappings) + self.finish_sweep(region)
+    pub fn apply_sweep(&self, started: Instant, mappings: Vec<ObservedMapping>) -> usize {
+        self.begin_sweep(started);
+        self.apply_page(started, mappings) + self.finish_sweep()
     }
 
-    fn send(&self, triggered: Vec<ObjectRef<EventSourceMapping>>) {
-        if triggered.is_empty() {
-            return;
-        }
-        let mut senders = self.triggers.lock().unwrap_or_else(|e| e.into_inner());
-        senders.retain(|tx| !tx.is_closed());
-        for owner in triggered {
-            for tx in senders.iter() {
-                let _ = tx.send(owner.clone());
-            }
-        }
+    /// How long ago we last wrote a mapping of this lane (`None`: never).
+    pub fn since_last_write(&self) -> Option<Duration> {
+        self.state().last_write.map(|at| at.elapsed())
     }
 
-    /// How long ago we last wrote a mapping of this region (`None`: never).
-    pub fn since_last_write(&self, region: &str) -> Option<Duration> {
-        self.regions()
-            .get(region)
-            .and_then(|r| r.last_write)
-            .map(|at| at.elapsed())
-    }
-
-    /// A sweep of the region failed. Once [`FAILURES_BEFORE_GETS`] have failed in a row, the
-    /// region counts as failing and reconciles waiting for its first sweep are woken to ask
+    /// A sweep of the lane failed. Once [`FAILURES_BEFORE_GETS`] have failed in a row, the
+    /// lane counts as failing and reconciles waiting for its first sweep are woken to ask
     /// Lambda themselves; before that they keep waiting for the retry. Returns how many have
     /// failed in a row.
-    pub fn sweep_failed(&self, region: &str) -> u32 {
+    pub fn sweep_failed(&self) -> u32 {
         let (failures, failing) = {
-            let mut regions = self.regions();
-            let r = regions.entry(region.to_string()).or_default();
+            let mut r = self.state();
             r.pass = None;
             r.failures = r.failures.saturating_add(1);
             (r.failures, r.failing())
@@ -591,20 +581,18 @@ impl MappingCache {
         failures
     }
 
-    /// Whether the region's sweeps work: one has completed and the last one did not fail. Only
+    /// Whether the lane's sweeps work: one has completed and the last one did not fail. Only
     /// then do they stand in for per-resource re-checks.
-    pub fn sweeping(&self, region: &str) -> bool {
-        self.regions()
-            .get(region)
-            .is_some_and(|r| r.swept.is_some() && !r.failing())
+    pub fn sweeping(&self) -> bool {
+        let r = self.state();
+        r.swept.is_some() && !r.failing()
     }
 
-    /// Whether a reconcile should wait for the region's first sweep: none has completed yet,
+    /// Whether a reconcile should wait for the lane's first sweep: none has completed yet,
     /// and none has failed.
-    pub fn awaiting_first_sweep(&self, region: &str) -> bool {
-        self.regions()
-            .get(region)
-            .is_none_or(|r| r.swept.is_none() && !r.failing())
+    pub fn awaiting_first_sweep(&self) -> bool {
+        let r = self.state();
+        r.swept.is_none() && !r.failing()
     }
 }
 
@@ -640,53 +628,65 @@ mod tests {
         MappingCache,
         mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>>,
     ) {
-        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
-        let triggers = cache.subscribe();
-        cache.apply_sweep("r", Instant::now(), mappings.clone());
+        let cache = MappingCache::new(
+            SweepSettings {
+                interval: Duration::from_secs(60),
+                busy_interval: Duration::from_secs(3),
+            },
+            Arc::default(),
+        );
+        let triggers = cache.triggers.subscribe();
+        cache.apply_sweep(Instant::now(), mappings.clone());
         for m in &mappings {
-            cache.watch("r", m, owner(&m.uuid));
+            cache.watch(m, owner(&m.uuid));
         }
         (cache, triggers)
     }
 
     #[tokio::test(start_paused = true)]
     async fn answers_follow_sweeps_and_our_writes() {
-        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
-        let mut triggers = cache.subscribe();
-        assert_eq!(cache.lookup("r", "a"), Cached::Unknown);
+        let cache = MappingCache::new(
+            SweepSettings {
+                interval: Duration::from_secs(60),
+                busy_interval: Duration::from_secs(3),
+            },
+            Arc::default(),
+        );
+        let mut triggers = cache.triggers.subscribe();
+        assert_eq!(cache.lookup("a"), Cached::Unknown);
 
         let t0 = Instant::now();
-        cache.apply_sweep("r", t0, vec![mapping("a", "Enabled", 1.0)]);
+        cache.apply_sweep(t0, vec![mapping("a", "Enabled", 1.0)]);
         assert_eq!(
-            cache.lookup("r", "a"),
+            cache.lookup("a"),
             Cached::Fresh(Box::new(mapping("a", "Enabled", 1.0)))
         );
-        assert_eq!(cache.lookup("r", "b"), Cached::Absent);
+        assert_eq!(cache.lookup("b"), Cached::Absent);
 
         // Our write after the sweep: pending until a sweep that started later.
         tokio::time::advance(Duration::from_secs(1)).await;
-        cache.watch("r", &mapping("a", "Enabled", 1.0), owner("x"));
-        cache.wrote("r", "a");
-        assert!(cache.settling("r"));
-        assert_eq!(cache.lookup("r", "a"), Cached::Pending);
-        cache.apply_sweep("r", t0, vec![mapping("a", "Enabled", 1.0)]);
+        cache.watch(&mapping("a", "Enabled", 1.0), owner("x"));
+        cache.wrote("a");
+        assert!(cache.settling());
+        assert_eq!(cache.lookup("a"), Cached::Pending);
+        cache.apply_sweep(t0, vec![mapping("a", "Enabled", 1.0)]);
         assert_eq!(
-            cache.lookup("r", "a"),
+            cache.lookup("a"),
             Cached::Pending,
             "a sweep started before the write proves nothing"
         );
         assert!(triggers.try_recv().is_err());
 
         tokio::time::advance(Duration::from_secs(1)).await;
-        cache.apply_sweep("r", Instant::now(), vec![mapping("a", "Updating", 2.0)]);
+        cache.apply_sweep(Instant::now(), vec![mapping("a", "Updating", 2.0)]);
         assert_eq!(
-            cache.lookup("r", "a"),
+            cache.lookup("a"),
             Cached::Fresh(Box::new(mapping("a", "Updating", 2.0)))
         );
         assert_eq!(triggers.try_recv().unwrap(), owner("x"));
         assert!(
-            !cache.settling("r")
-                || cache.regions()["r"].mappings["a"]
+            !cache.settling()
+                || cache.state().mappings["a"]
                     .owner
                     .as_ref()
                     .is_some_and(|o| o.busy)
@@ -700,11 +700,10 @@ mod tests {
             mapping("b", "Enabled", 1.0),
             mapping("c", "Creating", 1.0),
         ]);
-        assert!(cache.settling("r"), "a busy mapping keeps the fast sweep");
+        assert!(cache.settling(), "a busy mapping keeps the fast sweep");
 
         // Still creating, as its resource last saw it: nothing new to reconcile.
         let n = cache.apply_sweep(
-            "r",
             Instant::now(),
             vec![
                 mapping("a", "Enabled", 1.0),
@@ -713,10 +712,9 @@ mod tests {
             ],
         );
         assert_eq!(n, 0);
-        assert!(cache.settling("r"));
+        assert!(cache.settling());
 
         let n = cache.apply_sweep(
-            "r",
             Instant::now(),
             vec![mapping("a", "Enabled", 1.0), mapping("c", "Enabled", 1.0)],
         );
@@ -726,31 +724,29 @@ mod tests {
             "b vanished, c settled; a is unchanged"
         );
 
-        assert_eq!(cache.lookup("r", "b"), Cached::Absent);
+        assert_eq!(cache.lookup("b"), Cached::Absent);
 
         // Until its reconcile confirms the absence, every sweep without b tells its resource
         // again; a mapping nobody owns is simply forgotten. c was told of Enabled already: its
         // queued reconcile will read it, so it is not triggered a second time.
-        cache.apply_page("r", Instant::now(), vec![mapping("z", "Enabled", 1.0)]);
+        cache.apply_page(Instant::now(), vec![mapping("z", "Enabled", 1.0)]);
         let n = cache.apply_sweep(
-            "r",
             Instant::now(),
             vec![mapping("a", "Enabled", 1.0), mapping("c", "Enabled", 1.0)],
         );
         assert_eq!(names(&mut triggers, n), ["b"]);
-        assert!(!cache.regions()["r"].mappings.contains_key("z"));
+        assert!(!cache.state().mappings.contains_key("z"));
 
         // The triggered reconciles record what they saw; b is gone (its reconcile unwatches it).
-        cache.watch("r", &mapping("a", "Enabled", 1.0), owner("a"));
-        cache.watch("r", &mapping("c", "Enabled", 1.0), owner("c"));
-        cache.unwatch("r", "b");
+        cache.watch(&mapping("a", "Enabled", 1.0), owner("a"));
+        cache.watch(&mapping("c", "Enabled", 1.0), owner("c"));
+        cache.unwatch("b");
         assert!(
-            !cache.regions()["r"].mappings.contains_key("b"),
+            !cache.state().mappings.contains_key("b"),
             "nothing left of b"
         );
-        assert!(!cache.settling("r"));
+        assert!(!cache.settling());
         let n = cache.apply_sweep(
-            "r",
             Instant::now(),
             vec![mapping("a", "Enabled", 5.0), mapping("c", "Enabled", 1.0)],
         );
@@ -771,18 +767,17 @@ mod tests {
 
         // b is written before the sweep starts, c (ours, new) during it, after its first page.
         tokio::time::advance(Duration::from_secs(1)).await;
-        cache.wrote("r", "b");
+        cache.wrote("b");
         tokio::time::advance(Duration::from_secs(1)).await;
-        cache.begin_sweep("r", Instant::now());
+        cache.begin_sweep(Instant::now());
         let first_page = Instant::now();
         tokio::time::advance(Duration::from_millis(100)).await;
-        cache.watch("r", &mapping("c", "Creating", 2.0), owner("c"));
-        cache.wrote("r", "c");
+        cache.watch(&mapping("c", "Creating", 2.0), owner("c"));
+        cache.wrote("c");
 
         // The first page (fetched before c's write) shows a's drift and b's settled write, and
         // an old copy of c that must not count.
         let n = cache.apply_page(
-            "r",
             first_page,
             vec![
                 mapping("a", "Enabled", 9.0),
@@ -797,41 +792,43 @@ mod tests {
             "acted on before the last page"
         );
         assert_eq!(
-            cache.lookup("r", "b"),
+            cache.lookup("b"),
             Cached::Fresh(Box::new(mapping("b", "Updating", 2.0)))
         );
         assert_eq!(
-            cache.lookup("r", "c"),
+            cache.lookup("c"),
             Cached::Pending,
             "that page predates our write"
         );
 
         // A later page lists c again, fetched after the write: c is settled there and then.
         tokio::time::advance(Duration::from_millis(100)).await;
-        cache.apply_page("r", Instant::now(), vec![mapping("c", "Enabled", 3.0)]);
+        cache.apply_page(Instant::now(), vec![mapping("c", "Enabled", 3.0)]);
         assert_eq!(triggers.try_recv().unwrap(), owner("c"));
         assert_eq!(
-            cache.lookup("r", "c"),
+            cache.lookup("c"),
             Cached::Fresh(Box::new(mapping("c", "Enabled", 3.0)))
         );
-        assert!(
-            cache.regions()["r"].pass.is_some(),
-            "the sweep is still under way"
-        );
+        assert!(cache.state().pass.is_some(), "the sweep is still under way");
 
         // Completing the sweep finds nothing else to do: every owner's mapping was listed.
-        assert_eq!(cache.finish_sweep("r"), 0);
+        assert_eq!(cache.finish_sweep(), 0);
         assert!(triggers.try_recv().is_err());
     }
 
     #[tokio::test(start_paused = true)]
     async fn one_failed_sweep_keeps_reconciles_waiting_for_the_retry() {
-        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
-        assert!(cache.claim_sweeper("r"));
+        let cache = MappingCache::new(
+            SweepSettings {
+                interval: Duration::from_secs(60),
+                busy_interval: Duration::from_secs(3),
+            },
+            Arc::default(),
+        );
         let waiter = cache.swept.notified();
-        assert_eq!(cache.sweep_failed("r"), 1);
+        assert_eq!(cache.sweep_failed(), 1);
         assert!(
-            cache.awaiting_first_sweep("r"),
+            cache.awaiting_first_sweep(),
             "the retry comes within seconds: still worth waiting for"
         );
         assert!(
@@ -840,17 +837,14 @@ mod tests {
                 .is_err(),
             "waiters are not sent to Lambda after one failure"
         );
-        cache.apply_sweep("r", Instant::now(), vec![mapping("a", "Enabled", 1.0)]);
-        assert!(cache.sweeping("r"));
+        cache.apply_sweep(Instant::now(), vec![mapping("a", "Enabled", 1.0)]);
+        assert!(cache.sweeping());
 
         // After a good sweep, one failed page neither drops the copies nor the idle state.
-        cache.sweep_failed("r");
-        assert!(
-            cache.sweeping("r"),
-            "Ready resources keep waiting for changes"
-        );
+        cache.sweep_failed();
+        assert!(cache.sweeping(), "Ready resources keep waiting for changes");
         assert_eq!(
-            cache.lookup("r", "a"),
+            cache.lookup("a"),
             Cached::Fresh(Box::new(mapping("a", "Enabled", 1.0))),
             "no Get for a failed page"
         );
@@ -858,38 +852,43 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn failed_sweeps_in_a_row_stop_the_wait_for_the_first_one() {
-        let cache = MappingCache::new(Duration::from_secs(60), Duration::from_secs(3));
-        assert!(cache.claim_sweeper("r"));
-        assert!(cache.awaiting_first_sweep("r"));
+        let cache = MappingCache::new(
+            SweepSettings {
+                interval: Duration::from_secs(60),
+                busy_interval: Duration::from_secs(3),
+            },
+            Arc::default(),
+        );
+        assert!(cache.awaiting_first_sweep());
         let waiter = cache.swept.notified();
         for _ in 1..FAILURES_BEFORE_GETS {
-            cache.sweep_failed("r");
+            cache.sweep_failed();
         }
-        assert!(cache.awaiting_first_sweep("r"));
-        assert_eq!(cache.sweep_failed("r"), FAILURES_BEFORE_GETS);
+        assert!(cache.awaiting_first_sweep());
+        assert_eq!(cache.sweep_failed(), FAILURES_BEFORE_GETS);
         tokio::time::timeout(Duration::from_millis(1), waiter)
             .await
             .expect("waiters are woken");
-        assert!(!cache.awaiting_first_sweep("r"));
-        assert!(!cache.sweeping("r"), "Ready resources keep their resync");
+        assert!(!cache.awaiting_first_sweep());
+        assert!(!cache.sweeping(), "Ready resources keep their resync");
         assert_eq!(
-            cache.lookup("r", "a"),
+            cache.lookup("a"),
             Cached::Unknown,
             "so the reconcile asks Lambda"
         );
-        cache.apply_sweep("r", Instant::now(), vec![mapping("b", "Enabled", 1.0)]);
-        assert!(cache.sweeping("r"));
-        assert_eq!(cache.lookup("r", "a"), Cached::Absent);
+        cache.apply_sweep(Instant::now(), vec![mapping("b", "Enabled", 1.0)]);
+        assert!(cache.sweeping());
+        assert_eq!(cache.lookup("a"), Cached::Absent);
 
         // Later failures in a row: our write is not waited for, and the stale copy is not
         // trusted.
-        cache.wrote("r", "a");
+        cache.wrote("a");
         for _ in 0..FAILURES_BEFORE_GETS {
-            cache.sweep_failed("r");
+            cache.sweep_failed();
         }
-        assert!(!cache.sweeping("r"));
-        assert_eq!(cache.lookup("r", "a"), Cached::Unknown);
-        assert_eq!(cache.lookup("r", "b"), Cached::Unknown);
+        assert!(!cache.sweeping());
+        assert_eq!(cache.lookup("a"), Cached::Unknown);
+        assert_eq!(cache.lookup("b"), Cached::Unknown);
     }
 
     #[tokio::test(start_paused = true)]
@@ -898,18 +897,18 @@ mod tests {
             mapping("a", "Enabled", 1.0),
             mapping("b", "Enabled", 1.0),
         ]);
-        cache.watch("r", &mapping("gone", "Creating", 1.0), owner("gone"));
+        cache.watch(&mapping("gone", "Creating", 1.0), owner("gone"));
         cache.forget_owner("ns", "gone");
         cache.forget_owner("ns", "a");
         // a changes and b vanishes: only b's resource still exists to be told.
-        let n = cache.apply_sweep("r", Instant::now(), vec![mapping("a", "Enabled", 2.0)]);
+        let n = cache.apply_sweep(Instant::now(), vec![mapping("a", "Enabled", 2.0)]);
         assert_eq!(n, 1);
         assert_eq!(triggers.try_recv().unwrap(), owner("b"));
         assert!(
-            !cache.settling("r"),
+            !cache.settling(),
             "a forgotten busy owner does not keep the fast sweep"
         );
-        assert!(!cache.regions()["r"].mappings.contains_key("gone"));
+        assert!(!cache.state().mappings.contains_key("gone"));
     }
 
     #[test]

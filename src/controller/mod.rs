@@ -3,6 +3,7 @@
 
 mod backoff;
 pub mod cache;
+pub mod lanes;
 pub mod leader;
 mod memory;
 mod observe;
@@ -20,13 +21,15 @@ use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 pub use backoff::{Backoff, Track};
+pub use cache::SweepSettings;
+pub use lanes::{Lane, Lanes};
 use memory::Memory;
 pub use memory::ObjectKey;
 pub use reconcile::{reconcile, reconcile_stored};
 pub use stored::StoredMapping;
 
 use crate::api::EventSourceMapping;
-use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
+use crate::lambda::{Connect, ErrorKind, LambdaError, LaneKey};
 use crate::telemetry::{Metrics, Overdue};
 
 /// The controller's errors. Lambda errors that a reconcile can explain to the user become
@@ -100,15 +103,14 @@ impl Default for Settings {
 }
 
 /// Shared by every reconcile.
-pub struct Context<L> {
+pub struct Context<C: Connect> {
     pub client: Client,
-    pub lambda: L,
+    /// Where Lambda calls go, one lane per region; in list mode each lane has its sweep.
+    pub lanes: Lanes<C>,
     pub(crate) events: report::Events,
     pub settings: Settings,
     /// Everything remembered about each resource between reconciles, in one record.
     pub(crate) memory: Arc<Memory>,
-    /// The shared List-sweep cache (list mode); `None` observes with one Get per resource.
-    pub cache: Option<Arc<cache::MappingCache>>,
 }
 
 impl Overdue for Memory {
@@ -117,8 +119,9 @@ impl Overdue for Memory {
     }
 }
 
-impl<L: LambdaPort> Context<L> {
-    pub fn new(client: Client, lambda: L, settings: Settings) -> Self {
+impl<C: Connect> Context<C> {
+    /// A context observing with one Get per resource (get mode); see [`Self::with_sweeps`].
+    pub fn new(client: Client, connector: C, settings: Settings) -> Self {
         let events = report::Events::new(
             client.clone(),
             crate::api::FIELD_MANAGER,
@@ -126,11 +129,10 @@ impl<L: LambdaPort> Context<L> {
         );
         Self {
             client,
-            lambda,
+            lanes: Lanes::new(connector),
             events,
             settings,
             memory: Self::memory(Arc::default()),
-            cache: None,
         }
     }
 
@@ -159,31 +161,22 @@ impl<L: LambdaPort> Context<L> {
         self.memory.remembers(key)
     }
 
-    /// Observes through a shared List sweep instead of a Get per resource.
-    pub fn with_cache(mut self, cache: Arc<cache::MappingCache>) -> Self {
-        self.cache = Some(cache);
+    /// Observes each lane through a List sweep instead of a Get per resource (list mode).
+    pub fn with_sweeps(mut self, sweeps: SweepSettings) -> Self {
+        self.lanes = self.lanes.with_sweeps(sweeps);
         self
     }
 
-    /// Notes our own write, so that the next observation comes from a later sweep.
-    pub fn wrote(
-        &self,
-        region: &str,
-        mapping: &crate::lambda::ObservedMapping,
-        owner: &EventSourceMapping,
-    ) {
-        if let Some(cache) = &self.cache {
-            cache.store(region, mapping);
-            cache.watch(region, mapping, cache::owner_of(owner));
-            cache.wrote(region, &mapping.uuid);
-        }
+    /// The lane of a region, built on first use.
+    pub fn lane(&self, region: &str) -> Arc<Lane<C::Port>> {
+        self.lanes.lane(&LaneKey::region(region))
     }
 
     /// How long to wait for a sweep to cover our write (the sweep also triggers us).
     pub fn settle_wait(&self) -> Duration {
-        self.cache
-            .as_ref()
-            .map(|c| c.busy_interval * 3)
+        self.lanes
+            .sweeps()
+            .map(|s| s.busy_interval * 3)
             .unwrap_or(Duration::from_secs(5))
     }
 
@@ -197,10 +190,11 @@ impl<L: LambdaPort> Context<L> {
     /// every mapping each interval and triggers the resource whose mapping changed, so a timer
     /// per resource (10,000 of them in kube's scheduler) would only repeat it. In get mode, and
     /// while the region's sweeps fail, at the resync period.
-    pub fn idle(&self, key: ObjectKey, region: &str) -> Action {
-        match &self.cache {
-            Some(cache) if cache.sweeping(region) => Action::await_change(),
-            _ => self.requeue(key, self.settings.resync),
+    pub fn idle(&self, key: ObjectKey, lane: &Lane<C::Port>) -> Action {
+        if lane.sweeping() {
+            Action::await_change()
+        } else {
+            self.requeue(key, self.settings.resync)
         }
     }
 
@@ -224,10 +218,10 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 }
 
 /// Requeue policy for errors that escaped the reconcile.
-pub fn error_policy<K: Resource, L: LambdaPort>(
+pub fn error_policy<K: Resource, C: Connect>(
     esm: Arc<K>,
     error: &Error,
-    ctx: Arc<Context<L>>,
+    ctx: Arc<Context<C>>,
 ) -> Action {
     let key = ObjectKey::of(esm.as_ref());
     match error.root() {
@@ -275,8 +269,8 @@ pub struct WatchScope {
 
 /// Runs the controller until `shutdown` resolves. `readiness` is set once every watch cache
 /// has synced.
-pub async fn run<L: LambdaPort>(
-    ctx: Arc<Context<L>>,
+pub async fn run<C: Connect>(
+    ctx: Arc<Context<C>>,
     scope: WatchScope,
     concurrency: u16,
     readiness: Arc<crate::http::Readiness>,
@@ -336,10 +330,10 @@ pub async fn run<L: LambdaPort>(
         readiness.set_ready();
     });
     let runs = controllers.into_iter().map(|(namespace, controller)| {
-        let controller = match &ctx.cache {
+        let controller = match ctx.lanes.sweeps() {
             // Mappings the sweep saw change are reconciled at once, by the controller that
             // watches their namespace.
-            Some(cache) => controller.reconcile_on(sweep::triggers(cache, namespace)),
+            Some(_) => controller.reconcile_on(sweep::triggers(&ctx.lanes.triggers, namespace)),
             None => controller,
         };
         controller
@@ -354,4 +348,6 @@ pub async fn run<L: LambdaPort>(
             })
     });
     futures::future::join_all(runs).await;
+    // The lanes' sweepers end with the controller.
+    ctx.lanes.shutdown();
 }

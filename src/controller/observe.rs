@@ -82,7 +82,7 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
         if let (Some(cache), Some(found)) = (self.cache, &observation)
             && let Observed::Found { mapping, .. } = &found.observed
         {
-            cache.watch(lookup.region, mapping, super::cache::owner_of(esm));
+            cache.watch(mapping, super::cache::owner_of(esm));
         }
         Ok(observation)
     }
@@ -95,11 +95,11 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
         lookup: &Lookup<'_>,
         tags_digest: Option<&str>,
     ) -> Result<Option<Observation>, LambdaError> {
-        let (lambda, cache, region) = (self.lambda, self.cache, lookup.region);
+        let (lambda, cache) = (self.lambda, self.cache);
         let read_tags = tags_digest.is_some() && status.tags_digest.as_deref() != tags_digest;
         if let Some(uuid) = &status.uuid {
             let cached = match cache {
-                Some(cache) => match cached_lookup(cache, region, uuid).await {
+                Some(cache) => match cached_lookup(cache, uuid).await {
                     CacheAnswer::Wait => return Ok(None),
                     CacheAnswer::Mapping(m) if !needs_get(&m, esm) => Some(*m),
                     CacheAnswer::Mapping(_) | CacheAnswer::Confirm => None,
@@ -108,7 +108,7 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
             };
             let mapping = match cached {
                 Some(m) => m,
-                None => match get_recorded(lambda, cache, region, uuid).await? {
+                None => match get_recorded(lambda, cache, uuid).await? {
                     Some(m) => m,
                     None => {
                         return Ok(Some(Observation {
@@ -119,14 +119,14 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
                 },
             };
             return Ok(Some(Observation {
-                observed: with_tags(lambda, region, mapping, read_tags).await?,
+                observed: with_tags(lambda, mapping, read_tags).await?,
                 discovery: Discovery::Recorded,
             }));
         }
         if let Some(uuid) = esm.annotations().get(ADOPT_ANNOTATION) {
-            let mapping = lambda.get_mapping(region, uuid).await?;
+            let mapping = lambda.get_mapping(uuid).await?;
             return Ok(Some(Observation {
-                observed: with_tags(lambda, region, mapping, true).await?,
+                observed: with_tags(lambda, mapping, true).await?,
                 discovery: Discovery::Adopted,
             }));
         }
@@ -157,15 +157,13 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
         lookup: &Lookup<'_>,
     ) -> Result<Observed, LambdaError> {
         if let Some(uuid) = &status.uuid {
-            return Ok(
-                match get_recorded(self.lambda, self.cache, lookup.region, uuid).await? {
-                    Some(mapping) => Observed::Found {
-                        mapping,
-                        tags: None,
-                    },
-                    None => Observed::Gone { uuid: uuid.clone() },
+            return Ok(match get_recorded(self.lambda, self.cache, uuid).await? {
+                Some(mapping) => Observed::Found {
+                    mapping,
+                    tags: None,
                 },
-            );
+                None => Observed::Gone { uuid: uuid.clone() },
+            });
         }
         if status.create_requested_at.is_some()
             && let Some((mapping, _)) = find_own(self.lambda, lookup).await?
@@ -183,19 +181,18 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
 async fn get_recorded<L: LambdaPort>(
     lambda: &L,
     cache: Option<&MappingCache>,
-    region: &str,
     uuid: &str,
 ) -> Result<Option<ObservedMapping>, LambdaError> {
-    match lambda.get_mapping(region, uuid).await {
+    match lambda.get_mapping(uuid).await {
         Ok(m) => {
             if let Some(cache) = cache {
-                cache.store(region, &m);
+                cache.store(&m);
             }
             Ok(Some(m))
         }
         Err(e) if e.kind == ErrorKind::NotFound => {
             if let Some(cache) = cache {
-                cache.remove(region, uuid);
+                cache.remove(uuid);
             }
             Ok(None)
         }
@@ -212,16 +209,16 @@ enum CacheAnswer {
     Confirm,
 }
 
-async fn cached_lookup(cache: &MappingCache, region: &str, uuid: &str) -> CacheAnswer {
-    let mut answer = cache.lookup(region, uuid);
+async fn cached_lookup(cache: &MappingCache, uuid: &str) -> CacheAnswer {
+    let mut answer = cache.lookup(uuid);
     if answer == Cached::Unknown {
         // The region's first sweep is under way: wait for it rather than stampede Lambda
         // with one Get per resource at start-up.
         let swept = cache.swept.notified();
-        if cache.awaiting_first_sweep(region) {
+        if cache.awaiting_first_sweep() {
             let _ = tokio::time::timeout(cache.interval * 2, swept).await;
         }
-        answer = cache.lookup(region, uuid);
+        answer = cache.lookup(uuid);
     }
     match answer {
         Cached::Fresh(m) => CacheAnswer::Mapping(m),
@@ -243,12 +240,11 @@ fn needs_get(mapping: &ObservedMapping, esm: &EventSourceMapping) -> bool {
 
 async fn with_tags<L: LambdaPort>(
     lambda: &L,
-    region: &str,
     mapping: ObservedMapping,
     read_tags: bool,
 ) -> Result<Observed, LambdaError> {
     let tags = match (&mapping.arn, read_tags) {
-        (Some(arn), true) => Some(lambda.list_tags(region, arn).await?),
+        (Some(arn), true) => Some(lambda.list_tags(arn).await?),
         _ => None,
     };
     Ok(Observed::Found { mapping, tags })
@@ -278,7 +274,7 @@ pub async fn candidates<L: LambdaPort>(
         event_source_arn: lookup.event_source_arn.map(str::to_string),
         function_name: Some(lookup.function_name.to_string()),
     };
-    let mappings = match list_all(lambda, lookup.region, &filter).await {
+    let mappings = match list_all(lambda, &filter).await {
         Ok(m) => m,
         // The function does not exist, so neither can a mapping to it.
         Err(e) if e.kind == ErrorKind::NotFound => return Ok(vec![]),
@@ -298,7 +294,7 @@ pub async fn candidates<L: LambdaPort>(
         let Some(arn) = mapping.arn.clone() else {
             continue;
         };
-        let tags = match lambda.list_tags(lookup.region, &arn).await {
+        let tags = match lambda.list_tags(&arn).await {
             Ok(tags) => tags,
             // Someone else's mapping for the same source and function whose tags we may not
             // read (a tag-based IAM condition), or one deleted since the List. Skipping it

@@ -1,6 +1,6 @@
-//! The background sweep: one task per region lists every mapping (one page per 100 mappings)
-//! into the shared cache, every `interval`, or every `busy_interval` while our writes or busy
-//! mappings are settling.
+//! The background sweep: one task per lane lists every mapping (one page per 100 mappings)
+//! into the lane's cache, every `interval`, or every `busy_interval` while our writes or busy
+//! mappings are settling. The lane registry ([`super::lanes`]) starts and stops it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,23 +9,11 @@ use futures::{Stream, StreamExt};
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
-use super::cache::MappingCache;
-use super::{Context, StoredMapping};
+use super::StoredMapping;
+use super::cache::{MappingCache, Triggers};
+use super::lanes::Lane;
 use crate::api::EventSourceMapping;
 use crate::lambda::{LambdaPort, ListFilter};
-
-/// Starts the region's sweeper unless it runs already (list mode only). It is supervised: if
-/// it panics or ends, it is started again, so a region never goes on serving stale data.
-pub fn ensure_sweeper<L: LambdaPort>(ctx: &Arc<Context<L>>, region: &str) {
-    let Some(cache) = &ctx.cache else { return };
-    // A zero interval means sweeps are driven by hand (tests).
-    if !cache.interval.is_zero() && cache.claim_sweeper(region) {
-        let (ctx, region) = (ctx.clone(), region.to_string());
-        tokio::spawn(supervise(format!("mapping sweep of {region}"), move || {
-            sweep_loop(ctx.clone(), region.clone())
-        }));
-    }
-}
 
 /// Runs the task `start` makes, and starts a new one whenever it panics or ends (a sweeper
 /// never ends by itself), after a short pause that grows with the restarts in a row. Each
@@ -38,7 +26,10 @@ where
     let mut restarts: u32 = 0;
     loop {
         let began = Instant::now();
-        let outcome = tokio::spawn(start()).await;
+        let task = tokio::spawn(start());
+        // Stopping the supervisor (shutdown aborts it) stops the task with it.
+        let _stop_with_me = AbortOnDrop(task.abort_handle());
+        let outcome = task.await;
         // A task that ran for a good while before failing starts its count again.
         if began.elapsed() > RESTART_FORGIVEN_AFTER {
             restarts = 0;
@@ -60,6 +51,14 @@ where
             ),
         }
         tokio::time::sleep(pause).await;
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -92,25 +91,22 @@ fn jitter() -> f64 {
 pub async fn sweep_once<L: LambdaPort>(
     lambda: &L,
     cache: &MappingCache,
-    region: &str,
 ) -> Result<usize, crate::lambda::LambdaError> {
     let filter = ListFilter::default();
-    cache.begin_sweep(region, Instant::now());
+    cache.begin_sweep(Instant::now());
     let mut triggered = 0;
     let mut marker: Option<String> = None;
     loop {
         let fetched = Instant::now();
-        let page = lambda
-            .list_mappings(region, &filter, marker.as_deref())
-            .await?;
-        triggered += cache.apply_page(region, fetched, page.mappings);
+        let page = lambda.list_mappings(&filter, marker.as_deref()).await?;
+        triggered += cache.apply_page(fetched, page.mappings);
         match page.next_marker {
             // A repeated marker would loop forever; Lambda never sends one, but be safe.
             Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
             _ => break,
         }
     }
-    Ok(triggered + cache.finish_sweep(region))
+    Ok(triggered + cache.finish_sweep())
 }
 
 /// How long writes must have paused before a settling sweep runs: during a burst of creates
@@ -137,28 +133,30 @@ fn rest_after(took: Duration, interval: Duration) -> Duration {
     BURST_REST.max(took).min(interval)
 }
 
-async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
-    let Some(cache) = ctx.cache.clone() else {
+/// Sweeps the lane for ever (the registry aborts it at shutdown).
+pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
+    let Some(cache) = &lane.cache else {
         return;
     };
+    let region = lane.key.to_string();
     tracing::info!(
-        region,
+        lane = region,
         interval_s = cache.interval.as_secs(),
         "starting the mapping sweep"
     );
     let mut rested_from = Instant::now();
     let mut rest = rest_after(Duration::ZERO, cache.interval);
     loop {
-        while !may_sweep(cache.since_last_write(&region), rested_from.elapsed(), rest) {
+        while !may_sweep(cache.since_last_write(), rested_from.elapsed(), rest) {
             tokio::time::sleep(WRITE_QUIET / 4).await;
         }
         let started = Instant::now();
-        let outcome = sweep_once(&ctx.lambda, &cache, &region).await;
+        let outcome = sweep_once(&lane.lambda, cache).await;
         // Created before the settling check below: a write landing between that check and the
         // wait would otherwise be missed, and its resource would wait a full interval. (A
         // `Notified` receives `notify_waiters` from the moment it exists; writes made during
         // the sweep are still pending and keep the region settling.)
-        let wake = cache.wake_sweepers.notified();
+        let wake = cache.wake_sweeper.notified();
         rested_from = Instant::now();
         rest = rest_after(started.elapsed(), cache.interval);
         let interval = match outcome {
@@ -167,12 +165,12 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
                 // triggers); give the free pages back once it is over.
                 crate::telemetry::memory::release_free();
                 tracing::debug!(
-                    region,
+                    lane = region,
                     triggered,
                     took_ms = started.elapsed().as_millis() as u64,
                     "swept"
                 );
-                if cache.settling(&region) {
+                if cache.settling() {
                     cache.busy_interval
                 } else {
                     cache.interval
@@ -181,14 +179,14 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
             Err(e) => {
                 // Retried soon: a failed page must not leave the region unswept for a whole
                 // interval, nor send every waiting reconcile to Lambda with a Get.
-                let failures = cache.sweep_failed(&region);
+                let failures = cache.sweep_failed();
                 let retry = retry_delay(failures, cache.interval, jitter());
                 tracing::warn!(
-                    region,
+                    lane = region,
                     error = %e,
                     failures,
                     retry_in_ms = retry.as_millis() as u64,
-                    "the List sweep of this region failed: changes made in Lambda there go unseen until a sweep succeeds"
+                    "the List sweep of this lane failed: changes made in Lambda there go unseen until a sweep succeeds"
                 );
                 // From when it failed, not when it started: a sweep that failed after a long
                 // run of pages still waits its retry delay.
@@ -208,10 +206,10 @@ async fn sweep_loop<L: LambdaPort>(ctx: Arc<Context<L>>, region: String) {
 /// The resources to reconcile because a sweep saw their mapping change; only those in
 /// `namespace` when the controller watches one namespace.
 pub fn triggers(
-    cache: &MappingCache,
+    triggers: &Triggers,
     namespace: Option<String>,
 ) -> impl Stream<Item = ObjectRef<StoredMapping>> + Send + 'static {
-    futures::stream::unfold(cache.subscribe(), |mut rx| async move {
+    futures::stream::unfold(triggers.subscribe(), |mut rx| async move {
         rx.recv().await.map(|object| (object, rx))
     })
     .filter_map(move |object| {

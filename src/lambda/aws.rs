@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -34,8 +34,8 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
-    DestinationConfig, DocumentDbEventSourceConfig, ErrorKind, Filter, FilterCriteria,
-    FilterCriteriaError, KafkaEventSourceConfig, LambdaError, LambdaPort, ListFilter,
+    Connect, DestinationConfig, DocumentDbEventSourceConfig, ErrorKind, Filter, FilterCriteria,
+    FilterCriteriaError, KafkaEventSourceConfig, LambdaError, LambdaPort, LaneKey, ListFilter,
     LoggingConfig, MappingFields, MappingPage, MetricsConfig, ObservedMapping,
     ProvisionedPollerConfig, ScalingConfig, SchemaRegistryConfig, SchemaValidationConfig,
     SelfManagedEventSource, SourceAccessConfiguration, classify,
@@ -76,10 +76,18 @@ pub struct AwsSettings {
     pub max_attempts: Option<u32>,
 }
 
-/// Production [`LambdaPort`]: cheap to clone, all clones share the config and the clients.
+/// Production [`Connect`]: the shared AWS configuration, from which each lane gets its own
+/// client ([`AwsLane`]). Cheap to clone.
 #[derive(Clone)]
 pub struct AwsLambda {
     inner: Arc<Inner>,
+}
+
+/// Production [`LambdaPort`] of one lane: aws-sdk-lambda's client for the lane's region.
+pub struct AwsLane {
+    region: String,
+    /// `Err` when the lane's region is not a region name: every call is refused before AWS.
+    client: Result<Client, String>,
 }
 
 struct Inner {
@@ -89,7 +97,6 @@ struct Inner {
     endpoint_url: Option<String>,
     default_region: Option<String>,
     max_attempts: Option<u32>,
-    clients: Mutex<HashMap<String, Client>>,
 }
 
 impl fmt::Debug for AwsLambda {
@@ -123,7 +130,6 @@ impl AwsLambda {
                 endpoint_url: settings.endpoint_url,
                 default_region,
                 max_attempts: settings.max_attempts,
-                clients: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -156,66 +162,78 @@ impl AwsLambda {
         }
     }
 
-    /// The client for a region, built on first use.
-    fn client(&self, operation: &'static str, region: &str) -> Result<Client, LambdaError> {
+    /// The client for a region.
+    fn client(&self, region: &str) -> Result<Client, String> {
         let valid = !region.is_empty()
             && region
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid {
-            return Err(client_validation(
-                operation,
-                format!("{region:?} is not an AWS region name"),
-            ));
+            return Err(format!("{region:?} is not an AWS region name"));
         }
-        let mut clients = self
-            .inner
-            .clients
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let client = clients.entry(region.to_string()).or_insert_with(|| {
-            let mut config = aws_sdk_lambda::config::Builder::from(&self.inner.config)
-                .region(Region::new(region.to_string()));
-            if let Some(url) = &self.inner.endpoint_url {
-                config = config.endpoint_url(url.clone());
-            }
-            // Timeouts configured in the shared config win; ours only fills the gap.
-            let ours = TimeoutConfig::builder().operation_attempt_timeout(ATTEMPT_TIMEOUT);
-            let timeouts = match self.inner.config.timeout_config() {
-                Some(shared) => shared.to_builder().take_unset_from(ours).build(),
-                None => ours.build(),
-            };
-            if let Some(attempts) = self.inner.max_attempts {
-                config = config.retry_config(
-                    aws_sdk_lambda::config::retry::RetryConfig::standard()
-                        .with_max_attempts(attempts.max(1)),
-                );
-            }
-            Client::from_conf(config.timeout_config(timeouts).build())
-        });
-        Ok(client.clone())
+        let mut config = aws_sdk_lambda::config::Builder::from(&self.inner.config)
+            .region(Region::new(region.to_string()));
+        if let Some(url) = &self.inner.endpoint_url {
+            config = config.endpoint_url(url.clone());
+        }
+        // Timeouts configured in the shared config win; ours only fills the gap.
+        let ours = TimeoutConfig::builder().operation_attempt_timeout(ATTEMPT_TIMEOUT);
+        let timeouts = match self.inner.config.timeout_config() {
+            Some(shared) => shared.to_builder().take_unset_from(ours).build(),
+            None => ours.build(),
+        };
+        if let Some(attempts) = self.inner.max_attempts {
+            config = config.retry_config(
+                aws_sdk_lambda::config::retry::RetryConfig::standard()
+                    .with_max_attempts(attempts.max(1)),
+            );
+        }
+        Ok(Client::from_conf(config.timeout_config(timeouts).build()))
     }
 }
 
-impl LambdaPort for AwsLambda {
+impl Connect for AwsLambda {
+    type Port = AwsLane;
+
+    fn connect(&self, lane: &LaneKey) -> AwsLane {
+        AwsLane {
+            region: lane.region.clone(),
+            client: self.client(&lane.region),
+        }
+    }
+}
+
+impl AwsLane {
+    fn client(&self, operation: &'static str) -> Result<&Client, LambdaError> {
+        self.client
+            .as_ref()
+            .map_err(|message| client_validation(operation, message.clone()))
+    }
+}
+
+impl LambdaPort for AwsLane {
     async fn create_mapping(
         &self,
-        region: &str,
         request: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
-        tracing::debug!(operation = CREATE, region, "calling Lambda");
-        let client = self.client(CREATE, region)?;
-        let output = create_request(&client, request)?
+        tracing::debug!(operation = CREATE, region = self.region, "calling Lambda");
+        let client = self.client(CREATE)?;
+        let output = create_request(client, request)?
             .send()
             .await
             .map_err(|err| sdk_error(CREATE, err))?;
         Ok(output.into_observed())
     }
 
-    async fn get_mapping(&self, region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
-        tracing::debug!(operation = GET, region, uuid, "calling Lambda");
+    async fn get_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+        tracing::debug!(
+            operation = GET,
+            region = self.region,
+            uuid,
+            "calling Lambda"
+        );
         let output = self
-            .client(GET, region)?
+            .client(GET)?
             .get_event_source_mapping()
             .uuid(uuid)
             .send()
@@ -226,27 +244,32 @@ impl LambdaPort for AwsLambda {
 
     async fn update_mapping(
         &self,
-        region: &str,
         uuid: &str,
         patch: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
-        tracing::debug!(operation = UPDATE, region, uuid, "calling Lambda");
-        let client = self.client(UPDATE, region)?;
-        let output = update_request(&client, uuid, patch)?
+        tracing::debug!(
+            operation = UPDATE,
+            region = self.region,
+            uuid,
+            "calling Lambda"
+        );
+        let client = self.client(UPDATE)?;
+        let output = update_request(client, uuid, patch)?
             .send()
             .await
             .map_err(|err| sdk_error(UPDATE, err))?;
         Ok(output.into_observed())
     }
 
-    async fn delete_mapping(
-        &self,
-        region: &str,
-        uuid: &str,
-    ) -> Result<ObservedMapping, LambdaError> {
-        tracing::debug!(operation = DELETE, region, uuid, "calling Lambda");
+    async fn delete_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+        tracing::debug!(
+            operation = DELETE,
+            region = self.region,
+            uuid,
+            "calling Lambda"
+        );
         let output = self
-            .client(DELETE, region)?
+            .client(DELETE)?
             .delete_event_source_mapping()
             .uuid(uuid)
             .send()
@@ -257,13 +280,12 @@ impl LambdaPort for AwsLambda {
 
     async fn list_mappings(
         &self,
-        region: &str,
         filter: &ListFilter,
         marker: Option<&str>,
     ) -> Result<MappingPage, LambdaError> {
-        tracing::debug!(operation = LIST, region, "calling Lambda");
+        tracing::debug!(operation = LIST, region = self.region, "calling Lambda");
         let output = self
-            .client(LIST, region)?
+            .client(LIST)?
             .list_event_source_mappings()
             .set_event_source_arn(filter.event_source_arn.clone())
             .set_function_name(filter.function_name.clone())
@@ -286,15 +308,14 @@ impl LambdaPort for AwsLambda {
     /// An empty tag set is a no-op that never reaches AWS.
     async fn tag_resource(
         &self,
-        region: &str,
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), LambdaError> {
         if tags.is_empty() {
             return Ok(());
         }
-        tracing::debug!(operation = TAG, region, arn, "calling Lambda");
-        self.client(TAG, region)?
+        tracing::debug!(operation = TAG, region = self.region, arn, "calling Lambda");
+        self.client(TAG)?
             .tag_resource()
             .resource(arn)
             .set_tags(Some(to_hash_map(tags)))
@@ -305,17 +326,17 @@ impl LambdaPort for AwsLambda {
     }
 
     /// An empty key list is a no-op that never reaches AWS.
-    async fn untag_resource(
-        &self,
-        region: &str,
-        arn: &str,
-        keys: &[String],
-    ) -> Result<(), LambdaError> {
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), LambdaError> {
         if keys.is_empty() {
             return Ok(());
         }
-        tracing::debug!(operation = UNTAG, region, arn, "calling Lambda");
-        self.client(UNTAG, region)?
+        tracing::debug!(
+            operation = UNTAG,
+            region = self.region,
+            arn,
+            "calling Lambda"
+        );
+        self.client(UNTAG)?
             .untag_resource()
             .resource(arn)
             .set_tag_keys(Some(keys.to_vec()))
@@ -325,14 +346,15 @@ impl LambdaPort for AwsLambda {
         Ok(())
     }
 
-    async fn list_tags(
-        &self,
-        region: &str,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, LambdaError> {
-        tracing::debug!(operation = LIST_TAGS, region, arn, "calling Lambda");
+    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, LambdaError> {
+        tracing::debug!(
+            operation = LIST_TAGS,
+            region = self.region,
+            arn,
+            "calling Lambda"
+        );
         let output = self
-            .client(LIST_TAGS, region)?
+            .client(LIST_TAGS)?
             .list_tags()
             .resource(arn)
             .send()
@@ -1633,7 +1655,8 @@ mod tests {
         })
         .await;
         assert_eq!(lambda.default_region().as_deref(), Some("eu-west-3"));
-        let client = lambda.client(GET, "ap-south-1").unwrap();
+        let lane = lambda.connect(&LaneKey::region("ap-south-1"));
+        let client = lane.client(GET).unwrap();
         assert_eq!(
             client.config().region().map(|r| r.as_ref()),
             Some("ap-south-1")
@@ -1644,11 +1667,11 @@ mod tests {
             timeouts.connect_timeout().is_some(),
             "the SDK default stays"
         );
-        assert_eq!(lambda.inner.clients.lock().unwrap().len(), 1);
-        lambda.client(GET, "ap-south-1").unwrap();
-        assert_eq!(lambda.inner.clients.lock().unwrap().len(), 1);
         for bad in ["", "US-EAST-1", "us east 1", "../x"] {
-            let err = lambda.client(GET, bad).unwrap_err();
+            let err = lambda
+                .connect(&LaneKey::region(bad))
+                .client(GET)
+                .unwrap_err();
             assert_eq!(
                 (err.kind, err.code.as_str()),
                 (ErrorKind::Invalid, CLIENT_VALIDATION)

@@ -6,14 +6,13 @@
 //! calls together (semantics §7.1), shared with every other tool in the account; the default
 //! budget stays well below that.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Call, LambdaError};
+use super::{Call, Connect, LambdaError, LaneKey};
 
 /// How long reads stay behind a throttled write beyond its Retry-After: enough for the write's
 /// resource to come back from its (jittered, about one second) backoff.
@@ -191,38 +190,27 @@ impl Budget {
     }
 }
 
-/// A [`LambdaPort`] that spends from one [`Budget`] per region before every call.
+/// A lane's [`LambdaPort`] that spends from the lane's [`Budget`] before every call.
 pub struct Budgeted<L> {
     inner: L,
-    rate: f64,
-    burst: f64,
-    budgets: Mutex<HashMap<String, Arc<Budget>>>,
+    budget: Arc<Budget>,
 }
 
 impl<L> Budgeted<L> {
-    pub fn new(inner: L, rate: f64, burst: f64) -> Self {
-        Self {
-            inner,
-            rate,
-            burst,
-            budgets: Mutex::default(),
-        }
+    pub fn new(inner: L, budget: Arc<Budget>) -> Self {
+        Self { inner, budget }
     }
 
-    pub fn budget(&self, region: &str) -> Arc<Budget> {
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        budgets
-            .entry(region.to_string())
-            .or_insert_with(|| Arc::new(Budget::new(self.rate, self.burst)))
-            .clone()
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     async fn around<T>(
         &self,
-        call: Call<'_>,
+        call: Call,
         inner: impl std::future::Future<Output = Result<T, LambdaError>>,
     ) -> Result<T, LambdaError> {
-        let budget = self.budget(call.region);
+        let budget = &self.budget;
         budget.acquire(call.kind).await;
         let result = inner.await;
         match &result {
@@ -230,6 +218,28 @@ impl<L> Budgeted<L> {
             _ => budget.succeeded(),
         }
         result
+    }
+}
+
+/// Connects every lane through a budget of its own: Lambda's quota is per account and region.
+pub struct Budgeting<C> {
+    inner: C,
+    rate: f64,
+    burst: f64,
+}
+
+impl<C> Budgeting<C> {
+    pub fn new(inner: C, rate: f64, burst: f64) -> Self {
+        Self { inner, rate, burst }
+    }
+}
+
+impl<C: Connect> Connect for Budgeting<C> {
+    type Port = Budgeted<C::Port>;
+
+    fn connect(&self, lane: &LaneKey) -> Self::Port {
+        let budget = Arc::new(Budget::new(self.rate, self.burst));
+        Budgeted::new(self.inner.connect(lane), budget)
     }
 }
 

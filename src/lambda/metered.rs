@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Call, ErrorKind, LambdaError, LambdaPort};
+use super::{Call, Connect, ErrorKind, LambdaError, LambdaPort, LaneKey};
 use crate::telemetry::Metrics;
 
 pub struct Metered<L> {
@@ -35,7 +35,7 @@ fn outcome<T>(result: &Result<T, LambdaError>) -> &'static str {
 impl<L: LambdaPort> Metered<L> {
     async fn around<T>(
         &self,
-        call: Call<'_>,
+        call: Call,
         inner: impl std::future::Future<Output = Result<T, LambdaError>>,
     ) -> Result<T, LambdaError> {
         let result = inner.await;
@@ -45,3 +45,23 @@ impl<L: LambdaPort> Metered<L> {
 }
 
 decorate_lambda_port!(Metered);
+
+/// Connects every lane through the shared metrics.
+pub struct Metering<C> {
+    inner: C,
+    metrics: Arc<Metrics>,
+}
+
+impl<C> Metering<C> {
+    pub fn new(inner: C, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<C: Connect> Connect for Metering<C> {
+    type Port = Metered<C::Port>;
+
+    fn connect(&self, lane: &LaneKey) -> Self::Port {
+        Metered::new(self.inner.connect(lane), self.metrics.clone())
+    }
+}

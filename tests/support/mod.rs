@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use esm_controller::api::EventSourceMapping;
-use esm_controller::controller::{Context, Settings};
+use esm_controller::controller::{Context, Settings, SweepSettings};
 use esm_controller::lambda::{
-    LambdaError, LambdaPort, ListFilter, MappingFields, MappingPage, ObservedMapping, classify,
-    is_throttle_code,
+    Connect, LambdaError, LambdaPort, LaneKey, ListFilter, MappingFields, MappingPage,
+    ObservedMapping, classify, is_throttle_code,
 };
 use esm_emulator::model::{ApiError, ManualClock, Model, ModelConfig};
 use http::{Request, Response, StatusCode};
@@ -27,6 +27,7 @@ pub const REGION: &str = "us-east-1";
 /// A second emulated region, for resources whose region is not the default.
 pub const OTHER_REGION: &str = "eu-west-1";
 
+/// Connects each lane to the emulated Lambda of its region.
 #[derive(Clone)]
 pub struct ModelPort {
     /// One model per emulated region: a call sees only its own region's mappings, as in AWS.
@@ -43,6 +44,17 @@ impl ModelPort {
         })
     }
 }
+
+impl Connect for ModelPort {
+    type Port = ModelLane;
+
+    fn connect(&self, lane: &LaneKey) -> ModelLane {
+        ModelLane(self.at(&lane.region).clone())
+    }
+}
+
+/// One lane's Lambda: the emulated region's model.
+pub struct ModelLane(pub Model);
 
 fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
     LambdaError {
@@ -63,55 +75,48 @@ fn mapping(
     Ok(serde_json::from_value(v).expect("the model returns Lambda's mapping shape"))
 }
 
-impl LambdaPort for ModelPort {
+impl LambdaPort for ModelLane {
     async fn create_mapping(
         &self,
-        region: &str,
         request: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(request).unwrap();
         mapping(
             "CreateEventSourceMapping",
-            self.at(region).create_event_source_mapping(&body),
+            self.0.create_event_source_mapping(&body),
         )
     }
-    async fn get_mapping(&self, region: &str, uuid: &str) -> Result<ObservedMapping, LambdaError> {
+    async fn get_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
         mapping(
             "GetEventSourceMapping",
-            self.at(region).get_event_source_mapping(uuid),
+            self.0.get_event_source_mapping(uuid),
         )
     }
     async fn update_mapping(
         &self,
-        region: &str,
         uuid: &str,
         patch: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(patch).unwrap();
         mapping(
             "UpdateEventSourceMapping",
-            self.at(region).update_event_source_mapping(uuid, &body),
+            self.0.update_event_source_mapping(uuid, &body),
         )
     }
-    async fn delete_mapping(
-        &self,
-        region: &str,
-        uuid: &str,
-    ) -> Result<ObservedMapping, LambdaError> {
+    async fn delete_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
         mapping(
             "DeleteEventSourceMapping",
-            self.at(region).delete_event_source_mapping(uuid),
+            self.0.delete_event_source_mapping(uuid),
         )
     }
     async fn list_mappings(
         &self,
-        region: &str,
         filter: &ListFilter,
         marker: Option<&str>,
     ) -> Result<MappingPage, LambdaError> {
         let op = "ListEventSourceMappings";
         let v = self
-            .at(region)
+            .0
             .list_event_source_mappings(
                 filter.event_source_arn.as_deref(),
                 filter.function_name.as_deref(),
@@ -126,30 +131,20 @@ impl LambdaPort for ModelPort {
     }
     async fn tag_resource(
         &self,
-        region: &str,
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), LambdaError> {
-        self.at(region)
+        self.0
             .tag_resource(arn, tags)
             .map_err(|e| to_lambda_error("TagResource", e))
     }
-    async fn untag_resource(
-        &self,
-        region: &str,
-        arn: &str,
-        keys: &[String],
-    ) -> Result<(), LambdaError> {
-        self.at(region)
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), LambdaError> {
+        self.0
             .untag_resource(arn, keys)
             .map_err(|e| to_lambda_error("UntagResource", e))
     }
-    async fn list_tags(
-        &self,
-        region: &str,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, LambdaError> {
-        self.at(region)
+    async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, LambdaError> {
+        self.0
             .list_tags(arn)
             .map_err(|e| to_lambda_error("ListTags", e))
     }
@@ -354,12 +349,11 @@ impl Harness {
     /// interval starts none).
     pub fn list_mode_sweeping_every(interval: Duration, busy_interval: Duration) -> Self {
         let h = Self::new();
-        let ctx = Context::new(h.kube.client(), h.port.clone(), h.ctx.settings.clone()).with_cache(
-            Arc::new(esm_controller::controller::cache::MappingCache::new(
+        let ctx = Context::new(h.kube.client(), h.port.clone(), h.ctx.settings.clone())
+            .with_sweeps(SweepSettings {
                 interval,
                 busy_interval,
-            )),
-        );
+            });
         Self {
             ctx: Arc::new(ctx),
             ..h
@@ -395,21 +389,17 @@ impl Harness {
             self.port.clone(),
             self.ctx.settings.clone(),
         )
-        .with_cache(Arc::new(
-            esm_controller::controller::cache::MappingCache::new(interval, busy_interval),
-        ));
+        .with_sweeps(SweepSettings {
+            interval,
+            busy_interval,
+        });
         self.ctx = Arc::new(ctx);
     }
 
     fn restart_with(&mut self, settings: Settings) {
         let mut ctx = Context::new(self.kube.client(), self.port.clone(), settings);
-        if let Some(cache) = &self.ctx.cache {
-            ctx = ctx.with_cache(Arc::new(
-                esm_controller::controller::cache::MappingCache::new(
-                    cache.interval,
-                    cache.busy_interval,
-                ),
-            ));
+        if let Some(sweeps) = self.ctx.lanes.sweeps() {
+            ctx = ctx.with_sweeps(sweeps);
         }
         self.ctx = Arc::new(ctx);
     }
@@ -417,15 +407,20 @@ impl Harness {
     /// One complete List sweep of every emulated region into the cache (list mode); returns how
     /// many resources it triggered.
     pub async fn sweep(&self) -> usize {
-        let cache = self.ctx.cache.as_ref().expect("list mode");
         let mut triggered = 0;
         for region in self.port.regions.keys() {
-            triggered +=
-                esm_controller::controller::sweep::sweep_once(&self.ctx.lambda, cache, region)
-                    .await
-                    .unwrap();
+            let lane = self.ctx.lane(region);
+            let cache = lane.cache.as_ref().expect("list mode");
+            triggered += esm_controller::controller::sweep::sweep_once(&lane.lambda, cache)
+                .await
+                .unwrap();
         }
         triggered
+    }
+
+    /// Whether the harness runs in list mode.
+    pub fn list_mode_on(&self) -> bool {
+        self.ctx.lanes.sweeps().is_some()
     }
 
     pub fn new() -> Self {
@@ -605,7 +600,7 @@ impl Harness {
     pub async fn settle(&self) {
         for _ in 0..12 {
             let _ = self.reconcile().await;
-            if self.ctx.cache.is_some() {
+            if self.list_mode_on() {
                 self.sweep().await;
             }
             if self.status().get("conditions").is_some() && self.condition("Ready").0 == "True" {
@@ -629,7 +624,7 @@ impl Harness {
                 return pass - 1;
             }
             let _ = self.reconcile().await;
-            if self.ctx.cache.is_some() {
+            if self.list_mode_on() {
                 self.sweep().await;
             }
             self.clock.advance(Duration::from_secs(2));

@@ -12,19 +12,19 @@ use super::apply::Target;
 use crate::controller::memory::OwnCreate;
 use crate::controller::observe::Observation;
 use crate::controller::{Error, Track};
-use crate::lambda::{ErrorKind, LambdaError, LambdaPort, MappingFields};
+use crate::lambda::{Connect, ErrorKind, LambdaError, LambdaPort, MappingFields};
 use crate::plan::{Action, Desired, Field, Observed, Plan, Verdict};
 
-impl<L: LambdaPort> Pass<'_, L> {
+impl<C: Connect> Pass<'_, C> {
     /// Sends the plan's write, if any, and reports.
     pub(super) async fn act(
         &mut self,
         plan: Plan,
-        target: &Target,
+        target: &Target<C::Port>,
         observation: &Observation,
     ) -> Result<Requeue, Error> {
         match plan.action {
-            Action::None => self.settled(plan.verdict, &target.desired).await,
+            Action::None => self.settled(plan.verdict, target).await,
             Action::Create { ref request } => {
                 let recreate = matches!(observation.observed, Observed::Gone { .. });
                 self.create(request, &plan.verdict, target, recreate).await
@@ -41,7 +41,7 @@ impl<L: LambdaPort> Pass<'_, L> {
                     fields,
                     reenable,
                 };
-                self.update(update, &plan.verdict, &target.desired).await
+                self.update(update, &plan.verdict, target).await
             }
             Action::Retag {
                 ref arn,
@@ -55,13 +55,17 @@ impl<L: LambdaPort> Pass<'_, L> {
     }
 
     /// Nothing to send: in sync, waiting for Lambda, or stalled.
-    async fn settled(&mut self, verdict: Verdict, desired: &Desired) -> Result<Requeue, Error> {
+    async fn settled(
+        &mut self,
+        verdict: Verdict,
+        target: &Target<C::Port>,
+    ) -> Result<Requeue, Error> {
         self.report.verdict(&verdict);
         let requeue = match &verdict {
             Verdict::Ready { .. } => {
-                self.report.status.applied_fields = applied_names(desired);
+                self.report.status.applied_fields = applied_names(&target.desired);
                 self.ctx.memory.reset(self.key, Track::Busy);
-                self.ctx.idle(self.key, &desired.region)
+                self.ctx.idle(self.key, &target.lane)
             }
             Verdict::Progressing { .. } => self.backoff(Track::Busy),
             Verdict::Stalled { .. } => return self.stall(verdict).await,
@@ -73,7 +77,7 @@ impl<L: LambdaPort> Pass<'_, L> {
         &mut self,
         request: &MappingFields,
         verdict: &Verdict,
-        target: &Target,
+        target: &Target<C::Port>,
         recreate: bool,
     ) -> Result<Requeue, Error> {
         let region = target.desired.region.as_str();
@@ -87,10 +91,10 @@ impl<L: LambdaPort> Pass<'_, L> {
         // there even if the default region changes before it runs.
         status.region = Some(region.to_string());
         self.report.write(self.api).await?;
-        let mapping = match self.ctx.lambda.create_mapping(region, request).await {
+        let mapping = match target.lane.lambda.create_mapping(request).await {
             Ok(mapping) => mapping,
             Err(e) if e.kind == ErrorKind::Conflict => {
-                return self.resolve_conflict(&target.lookup(self.esm), e).await;
+                return self.resolve_conflict(target, e).await;
             }
             Err(e) => {
                 // A definite rejection (throttled, invalid, function missing, denied) created
@@ -104,7 +108,7 @@ impl<L: LambdaPort> Pass<'_, L> {
         };
         let memory = &self.ctx.memory;
         memory.reset(self.key, Track::Busy);
-        self.ctx.wrote(region, &mapping, self.esm);
+        self.wrote(target, &mapping);
         let uid = self.esm.metadata.uid.clone().unwrap_or_default();
         let own = OwnCreate {
             uid,
@@ -132,16 +136,11 @@ impl<L: LambdaPort> Pass<'_, L> {
         &mut self,
         update: Update<'_>,
         verdict: &Verdict,
-        desired: &Desired,
+        target: &Target<C::Port>,
     ) -> Result<Requeue, Error> {
+        let (desired, uuid) = (&target.desired, update.uuid);
         let region = desired.region.as_str();
-        let uuid = update.uuid;
-        let mapping = match self
-            .ctx
-            .lambda
-            .update_mapping(region, uuid, update.patch)
-            .await
-        {
+        let mapping = match target.lane.lambda.update_mapping(uuid, update.patch).await {
             Ok(mapping) => mapping,
             Err(e) if e.kind == ErrorKind::NotFound => {
                 // Deleted between our Get and Update: the next pass recreates it.
@@ -157,7 +156,7 @@ impl<L: LambdaPort> Pass<'_, L> {
             Err(e) => return self.lambda_failure(e).await,
         };
         self.ctx.memory.reset(self.key, Track::Busy);
-        self.ctx.wrote(region, &mapping, self.esm);
+        self.wrote(target, &mapping);
         self.report.record_mapping(region, &mapping);
         self.report.status.applied_fields = applied_names(desired);
         self.report.verdict(verdict);
@@ -179,17 +178,16 @@ impl<L: LambdaPort> Pass<'_, L> {
         &mut self,
         retag: Retag<'_>,
         verdict: &Verdict,
-        target: &Target,
+        target: &Target<C::Port>,
     ) -> Result<Requeue, Error> {
-        let region = target.desired.region.as_str();
-        let lambda = &self.ctx.lambda;
+        let lambda = &target.lane.lambda;
         let Retag { arn, add, remove } = retag;
         let result = async {
             if !remove.is_empty() {
-                lambda.untag_resource(region, arn, remove).await?;
+                lambda.untag_resource(arn, remove).await?;
             }
             if !add.is_empty() {
-                lambda.tag_resource(region, arn, add).await?;
+                lambda.tag_resource(arn, add).await?;
             }
             Ok::<_, LambdaError>(())
         }
@@ -201,6 +199,16 @@ impl<L: LambdaPort> Pass<'_, L> {
         self.report.verdict(verdict);
         self.finish(verdict, self.requeue(Duration::from_secs(1)))
             .await
+    }
+}
+
+impl<C: Connect> Pass<'_, C> {
+    /// Notes our own write in the lane's cache, so that the next observation comes from a
+    /// later sweep.
+    fn wrote(&self, target: &Target<C::Port>, mapping: &crate::lambda::ObservedMapping) {
+        if let Some(cache) = &target.lane.cache {
+            cache.record_write(mapping, crate::controller::cache::owner_of(self.esm));
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! Lambda, record what was discovered, plan, act, report.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
@@ -10,27 +11,29 @@ use kube::runtime::events::EventType;
 
 use super::{Pass, Step, proceed, stall_fingerprint};
 use crate::api::ADOPT_ANNOTATION;
+use crate::controller::lanes::Lane;
 use crate::controller::memory::OwnCreate;
 use crate::controller::observe::{Discovery, Lookup, Observation, Observer};
 use crate::controller::{Error, READ_FAILURE_GRACE, Track};
-use crate::lambda::{ErrorKind, LambdaPort};
+use crate::lambda::{Connect, ErrorKind};
 use crate::plan::{self, Action, Desired, Observed, Owner, Plan, Region, SpecError, Verdict};
 
-/// What the resource asks for, resolved once per pass.
-pub(super) struct Target {
+/// What the resource asks for, resolved once per pass, and the lane it lives in.
+pub(super) struct Target<P> {
     pub desired: Desired,
     pub owner: Owner,
     /// Digest of the desired tags; tags are read from Lambda only when status has another.
     pub tags_digest: String,
+    pub lane: Arc<Lane<P>>,
 }
 
-impl Target {
+impl<P> Target<P> {
     pub fn lookup<'a>(&'a self, pass_esm: &'a crate::api::EventSourceMapping) -> Lookup<'a> {
         Lookup::new(pass_esm, &self.desired.region, &self.owner)
     }
 }
 
-impl<L: LambdaPort> Pass<'_, L> {
+impl<C: Connect> Pass<'_, C> {
     /// Brings Lambda in line with a live resource.
     pub(super) async fn apply(
         mut self,
@@ -61,7 +64,7 @@ impl<L: LambdaPort> Pass<'_, L> {
     /// What the spec asks for, or why it cannot be used: a region the resource may not move
     /// to, or a spec the API server let through but we cannot use (CEL cannot parse JSON or
     /// read the clock). Nothing is sent to AWS for either.
-    fn target(&self, region: &Result<Region, SpecError>) -> Result<Target, Verdict> {
+    fn target(&self, region: &Result<Region, SpecError>) -> Result<Target<C::Port>, Verdict> {
         let esm = self.esm;
         let region = region
             .as_ref()
@@ -75,18 +78,20 @@ impl<L: LambdaPort> Pass<'_, L> {
         let desired = Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch())
             .map_err(|e| Verdict::stalled("InvalidSpec", e.to_string()))?;
         let tags_digest = desired.tags_digest();
+        let lane = self.ctx.lane(region.name());
         Ok(Target {
             desired,
             owner,
             tags_digest,
+            lane,
         })
     }
 
     /// What exists in Lambda for the resource.
-    async fn observe(&mut self, target: &Target) -> Step<Observation> {
+    async fn observe(&mut self, target: &Target<C::Port>) -> Step<Observation> {
         self.carry_on_from_own_create();
         let status = self.report.status.clone();
-        let observer = Observer::new(&self.ctx.lambda, self.ctx.cache.as_deref());
+        let observer = Observer::new(&target.lane.lambda, target.lane.cache.as_ref());
         let lookup = target.lookup(self.esm);
         let observed = observer
             .observe(self.esm, &status, &lookup, Some(&target.tags_digest))
@@ -164,7 +169,7 @@ impl<L: LambdaPort> Pass<'_, L> {
     /// before anything else, and say how it was found.
     async fn record_discovery(
         &mut self,
-        target: &Target,
+        target: &Target<C::Port>,
         observation: &Observation,
     ) -> Result<(), Error> {
         let Observed::Found { mapping, .. } = &observation.observed else {
@@ -196,7 +201,7 @@ impl<L: LambdaPort> Pass<'_, L> {
     /// The recorded mapping was deleted outside the controller: forget it and say so. It is
     /// created again by this pass, or, when a new mapping would go to another region (the
     /// default changed), by the next one.
-    async fn on_gone(&mut self, target: &Target, observation: &Observation) -> Step<()> {
+    async fn on_gone(&mut self, target: &Target<C::Port>, observation: &Observation) -> Step<()> {
         let Observed::Gone { uuid } = &observation.observed else {
             return Ok(ControlFlow::Continue(()));
         };
@@ -236,7 +241,7 @@ impl<L: LambdaPort> Pass<'_, L> {
     }
 
     /// The next step, and what the observation says for status.
-    fn plan(&mut self, target: &Target, observation: &Observation) -> Plan {
+    fn plan(&mut self, target: &Target<C::Port>, observation: &Observation) -> Plan {
         let plan = plan::plan(&target.desired, &self.report.status, &observation.observed);
         if let Observed::Found { mapping, tags } = &observation.observed {
             if self.report.status.state != mapping.state {

@@ -6,12 +6,13 @@ use kube::runtime::events::EventType;
 
 use super::Pass;
 use crate::api::DeletionPolicy;
+use crate::controller::lanes::Lane;
 use crate::controller::observe::{Lookup, Observer};
 use crate::controller::{Error, Track};
-use crate::lambda::{ErrorKind, LambdaError, LambdaPort};
+use crate::lambda::{Connect, ErrorKind, LambdaError, LambdaPort};
 use crate::plan::{self, DeletePlan, Observed, Owner, Region, SpecError, Verdict};
 
-impl<L: LambdaPort> Pass<'_, L> {
+impl<C: Connect> Pass<'_, C> {
     /// Deletes the mapping (or not, with Retain) before the finalizer is released.
     pub(super) async fn cleanup(
         mut self,
@@ -23,14 +24,15 @@ impl<L: LambdaPort> Pass<'_, L> {
             // Nothing recorded and no region to have created it in: nothing was ever created.
             return Ok(Requeue::await_change());
         };
+        let lane = self.ctx.lane(region.name());
         let region = region.name();
         let policy = self.esm.spec.deletion_policy;
         let observed = match policy {
             DeletionPolicy::Retain => Observed::Nothing,
-            DeletionPolicy::Delete => self.observe_for_delete(region).await?,
+            DeletionPolicy::Delete => self.observe_for_delete(&lane).await?,
         };
         match plan::plan_delete(policy, &observed) {
-            DeletePlan::Release { reason } => self.release(region, reason).await,
+            DeletePlan::Release { reason } => self.release(&lane, reason).await,
             DeletePlan::Wait { uuid, state } => {
                 if let Observed::Found { mapping, .. } = &observed {
                     self.report.record_mapping(region, mapping);
@@ -45,17 +47,17 @@ impl<L: LambdaPort> Pass<'_, L> {
                     state: format!("Lambda reports it {state}"),
                 })
             }
-            DeletePlan::Delete { uuid } => self.delete(region, uuid).await,
+            DeletePlan::Delete { uuid } => self.delete(&lane, uuid).await,
         }
     }
 
     /// What is left in Lambda to delete. Tags are not needed to delete; the adopt annotation
     /// only matters for live resources.
-    async fn observe_for_delete(&mut self, region: &str) -> Result<Observed, Error> {
+    async fn observe_for_delete(&mut self, lane: &Lane<C::Port>) -> Result<Observed, Error> {
         let owner = Owner::of(self.esm, &self.ctx.settings.cluster_name);
-        let lookup = Lookup::new(self.esm, region, &owner);
+        let lookup = Lookup::new(self.esm, &lane.key.region, &owner);
         let status = self.report.status.clone();
-        let observer = Observer::new(&self.ctx.lambda, self.ctx.cache.as_deref());
+        let observer = Observer::new(&lane.lambda, lane.cache.as_ref());
         match observer.observe_for_delete(&status, &lookup).await {
             Ok(observed) => Ok(observed),
             Err(e) if e.kind == ErrorKind::Busy => Err(Error::DeletionInProgress {
@@ -67,7 +69,7 @@ impl<L: LambdaPort> Pass<'_, L> {
     }
 
     /// Nothing (more) to delete: release the finalizer and forget the resource.
-    async fn release(&mut self, region: &str, reason: String) -> Result<Requeue, Error> {
+    async fn release(&mut self, lane: &Lane<C::Port>, reason: String) -> Result<Requeue, Error> {
         let recorded = self.esm.status.as_ref().and_then(|s| s.uuid.as_ref());
         let (event_reason, note) = match self.esm.spec.deletion_policy {
             DeletionPolicy::Retain => (
@@ -84,20 +86,20 @@ impl<L: LambdaPort> Pass<'_, L> {
         self.ctx.forget_object(self.key);
         // A retained mapping lives on in Lambda: its changes must not trigger a resource that
         // is gone.
-        if let (Some(cache), Some(uuid)) = (&self.ctx.cache, recorded) {
-            cache.unwatch(region, uuid);
+        if let (Some(cache), Some(uuid)) = (&lane.cache, recorded) {
+            cache.unwatch(uuid);
         }
         Ok(Requeue::await_change())
     }
 
-    async fn delete(&mut self, region: &str, uuid: String) -> Result<Requeue, Error> {
-        match self.ctx.lambda.delete_mapping(region, &uuid).await {
+    async fn delete(&mut self, lane: &Lane<C::Port>, uuid: String) -> Result<Requeue, Error> {
+        match lane.lambda.delete_mapping(&uuid).await {
             Ok(mapping) => {
                 self.ctx.memory.reset(self.key, Track::Busy);
-                if let Some(cache) = &self.ctx.cache {
-                    cache.unwatch(region, &uuid);
+                if let Some(cache) = &lane.cache {
+                    cache.unwatch(&uuid);
                 }
-                self.report.record_mapping(region, &mapping);
+                self.report.record_mapping(&lane.key.region, &mapping);
                 self.report.verdict(&Verdict::progressing(
                     "Deleting",
                     format!("deleting mapping {uuid}"),

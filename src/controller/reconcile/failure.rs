@@ -9,13 +9,16 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 
 use super::Pass;
+use super::apply::Target;
 use crate::api::ADOPT_ANNOTATION;
 use crate::controller::observe::{Lookup, candidates};
 use crate::controller::{Error, Track};
-use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid};
+use crate::lambda::{
+    Connect, ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid,
+};
 use crate::plan::{self, Ownership, Verdict};
 
-impl<L: LambdaPort> Pass<'_, L> {
+impl<C: Connect> Pass<'_, C> {
     /// A Lambda error during a live reconcile, turned into a condition and a requeue.
     pub(super) async fn lambda_failure(&mut self, e: LambdaError) -> Result<Requeue, Error> {
         if e.refuses_tags() {
@@ -69,11 +72,13 @@ impl<L: LambdaPort> Pass<'_, L> {
     /// resource), otherwise report the conflict and leave the other mapping alone.
     pub(super) async fn resolve_conflict(
         &mut self,
-        lookup: &Lookup<'_>,
+        target: &Target<C::Port>,
         conflict: LambdaError,
     ) -> Result<Requeue, Error> {
+        let lookup = &target.lookup(self.esm);
         let from_message = conflicting_uuid(&conflict.message);
-        let found = match self.conflicting(lookup, from_message.as_deref()).await {
+        let lambda = &target.lane.lambda;
+        let found = match conflicting(lambda, lookup, from_message.as_deref()).await {
             Ok(found) => found,
             Err(e) => return self.lambda_failure(e).await,
         };
@@ -101,30 +106,6 @@ impl<L: LambdaPort> Pass<'_, L> {
             ),
         );
         self.stall(verdict).await
-    }
-
-    /// The mapping (or mappings) that Create found in the way, with their tags.
-    async fn conflicting(
-        &self,
-        lookup: &Lookup<'_>,
-        named: Option<&str>,
-    ) -> Result<Vec<(ObservedMapping, BTreeMap<String, String>)>, LambdaError> {
-        let Some(uuid) = named else {
-            return candidates(&self.ctx.lambda, lookup).await;
-        };
-        let (lambda, region) = (&self.ctx.lambda, lookup.region);
-        let mapping = lambda.get_mapping(region, uuid).await?;
-        let tags = match &mapping.arn {
-            Some(arn) => match lambda.list_tags(region, arn).await {
-                Ok(tags) => tags,
-                // Tags we may not read are not ours (see `candidates`): the mapping is foreign
-                // unless the adopt annotation names it.
-                Err(e) if matches!(e.kind, ErrorKind::AccessDenied) => Default::default(),
-                Err(e) => return Err(e),
-            },
-            None => Default::default(),
-        };
-        Ok(vec![(mapping, tags)])
     }
 
     /// Records an existing mapping that is ours, or that the adopt annotation names.
@@ -158,4 +139,27 @@ impl<L: LambdaPort> Pass<'_, L> {
         self.publish(EventType::Normal, reason, "Adopt", note).await;
         Ok(self.requeue(Duration::from_secs(1)))
     }
+}
+
+/// The mapping (or mappings) that Create found in the way, with their tags.
+async fn conflicting<L: LambdaPort>(
+    lambda: &L,
+    lookup: &Lookup<'_>,
+    named: Option<&str>,
+) -> Result<Vec<(ObservedMapping, BTreeMap<String, String>)>, LambdaError> {
+    let Some(uuid) = named else {
+        return candidates(lambda, lookup).await;
+    };
+    let mapping = lambda.get_mapping(uuid).await?;
+    let tags = match &mapping.arn {
+        Some(arn) => match lambda.list_tags(arn).await {
+            Ok(tags) => tags,
+            // Tags we may not read are not ours (see `candidates`): the mapping is foreign
+            // unless the adopt annotation names it.
+            Err(e) if matches!(e.kind, ErrorKind::AccessDenied) => Default::default(),
+            Err(e) => return Err(e),
+        },
+        None => Default::default(),
+    };
+    Ok(vec![(mapping, tags)])
 }

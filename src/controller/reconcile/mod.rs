@@ -24,15 +24,15 @@ use super::memory::ObjectKey;
 use super::report::Report;
 use super::{Context, Error, StoredMapping, Track, lock};
 use crate::api::{EventSourceMapping, FINALIZER};
-use crate::lambda::LambdaPort;
+use crate::lambda::Connect;
 use crate::plan::{self, Verdict};
 
 /// The controller's entry point: reads the resource (the watch keeps only its name) and
 /// reconciles it. The read is a quorum read, so a reconcile never starts from a copy older than
 /// the status its previous run wrote.
-pub async fn reconcile_stored<L: LambdaPort>(
+pub async fn reconcile_stored<C: Connect>(
     stored: Arc<StoredMapping>,
-    ctx: Arc<Context<L>>,
+    ctx: Arc<Context<C>>,
 ) -> Result<Requeue, Error> {
     let namespace = stored
         .metadata
@@ -50,18 +50,16 @@ pub async fn reconcile_stored<L: LambdaPort>(
         // a resource that is gone. Nothing kept about it may outlive it either (backoff,
         // metrics, the mappings gauge).
         None => {
-            if let Some(cache) = &ctx.cache {
-                cache.forget_owner(namespace, name);
-            }
+            ctx.lanes.forget_owner(namespace, name);
             ctx.forget_object(ObjectKey::new(namespace, name));
             Ok(Requeue::await_change())
         }
     }
 }
 
-pub async fn reconcile<L: LambdaPort>(
+pub async fn reconcile<C: Connect>(
     esm: Arc<EventSourceMapping>,
-    ctx: Arc<Context<L>>,
+    ctx: Arc<Context<C>>,
 ) -> Result<Requeue, Error> {
     let namespace = esm.namespace().ok_or(Error::InvalidObject(
         "EventSourceMapping without a namespace",
@@ -71,16 +69,13 @@ pub async fn reconcile<L: LambdaPort>(
     let timer = ctx.memory.metrics().reconcile_started();
     ctx.memory.reconcile_started(key);
     // The region every call goes to, resolved once: a recorded mapping's own, even if the
-    // default region changed since (see plan::region). The sweep that observes the resource is
-    // that region's.
+    // default region changed since (see plan::region). Its lane (client, budget, sweep) is
+    // built the first time a resource needs it.
     let region = plan::region_of(
         &esm.spec,
         esm.status.as_ref(),
         ctx.settings.default_region.as_deref(),
     );
-    if let Ok(region) = &region {
-        super::sweep::ensure_sweeper(&ctx, region.name());
-    }
     let outcome = Mutex::new(None);
     // The steps are boxed: their state machines nested inside kube's finalizer and the
     // controller's own go past the compiler's layout depth otherwise (one allocation a pass).
@@ -124,21 +119,21 @@ macro_rules! proceed {
 use proceed;
 
 /// One reconcile of one resource.
-struct Pass<'a, L> {
+struct Pass<'a, C: Connect> {
     esm: &'a EventSourceMapping,
     api: &'a Api<EventSourceMapping>,
-    ctx: &'a Context<L>,
+    ctx: &'a Context<C>,
     key: ObjectKey,
     report: Report<'a>,
     /// How the reconcile turned out (ready, progressing, stalled), for the reconciles metric.
     outcome: &'a Mutex<Option<&'static str>>,
 }
 
-impl<'a, L: LambdaPort> Pass<'a, L> {
+impl<'a, C: Connect> Pass<'a, C> {
     fn new(
         esm: &'a EventSourceMapping,
         api: &'a Api<EventSourceMapping>,
-        ctx: &'a Context<L>,
+        ctx: &'a Context<C>,
         key: ObjectKey,
         outcome: &'a Mutex<Option<&'static str>>,
     ) -> Self {
@@ -237,7 +232,7 @@ impl<'a, L: LambdaPort> Pass<'a, L> {
                     uuid = report.status.uuid.as_deref().unwrap_or(""),
                     state = report.status.state.as_deref().unwrap_or(""),
                     outcome = verdict.reason(),
-                    message = verdict.message(),
+                    detail = verdict.message(),
                     "reconciled"
                 )
             };
