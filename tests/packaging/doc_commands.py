@@ -55,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -860,6 +861,7 @@ def main() -> None:
     global ROOT
     mode, root = sys.argv[1], Path(sys.argv[2]).resolve()
     ROOT = root
+    start = time.monotonic()
     if mode == "list":
         phase_list(root)
         return
@@ -871,6 +873,7 @@ def main() -> None:
         phase_bed(root, sys.argv[3], Path(sys.argv[4]), Path(sys.argv[5]), sys.argv[6])
     else:
         sys.exit(f"unknown mode {mode}")
+    print(f"     (doc_commands {mode} took {time.monotonic() - start:.1f} s)")
     print(f"doc_commands {mode}: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
