@@ -668,18 +668,21 @@ def static_docker(root: Path, c: Command, cmds: list[Command]) -> None:
         check(bool(ref_re.match(t)), f"{label(c)}: {t} is a valid image reference")
     if argv[1] != "push" or not tags:
         return
-    # The image the same page's helm install pulls is the one pushed here.
+    # The image pushed here is the one a `helm install` on the same page pulls.
     repo, _, tag = tags[0].rpartition(":")
     chart = yaml.safe_load((root / CHART_REL / "Chart.yaml").read_text())
+    defaults = yaml.safe_load((root / CHART_REL / "values.yaml").read_text())["image"]
+    pulls = {}
     for h in cmds:
         if h.file != c.file or not h.segments or h.argv[:2] != ["helm", "install"]:
             continue
         sets = dict(a.split("=", 1) for i, a in enumerate(h.argv) if i > 0 and h.argv[i - 1] == "--set" and "=" in a)
-        pulled_repo = sets.get("image.repository")
-        pulled_tag = sets.get("image.tag", str(chart["appVersion"]))
-        check(pulled_repo == repo and pulled_tag == tag,
-              f"{label(c)}: the image pushed is the one {h.where}'s helm install pulls",
-              f"pushed {repo}:{tag}, helm install pulls {pulled_repo}:{pulled_tag} (image.tag defaults to the chart's appVersion)")
+        pulls[h.where] = (sets.get("image.repository", defaults["repository"]),
+                          sets.get("image.tag", defaults.get("tag") or str(chart["appVersion"])))
+    check(not pulls or (repo, tag) in pulls.values(),
+          f"{label(c)}: the image pushed is the one the helm install on this page pulls",
+          f"pushed {repo}:{tag}; " + "; ".join(f"{w} pulls {r}:{t}" for w, (r, t) in pulls.items())
+          + " (image.tag defaults to the chart's appVersion)")
 
 
 class _AwsStub(http.server.BaseHTTPRequestHandler):
