@@ -332,6 +332,18 @@ PY
   else
     skip "[main] Lease (binary without --leader-elect)"
   fi
+  # The commands of README.md and docs/ (doc_commands.py), while the controller runs: the
+  # release and namespace are the docs' own (esm-controller in esm-system).
+  echo "--- commands in README.md and docs/ against the bed"
+  docs_out="$(python3 "$ROOT/tests/packaging/doc_commands.py" bed "$ROOT" "$HELM" "$WORK" "$CTRL_LOG" "$CTRL_PORT" 2>&1)"
+  grep -vE '^doc_commands bed: [0-9]+ passed' <<<"$docs_out"
+  docs_line="$(grep -E '^doc_commands bed: [0-9]+ passed, [0-9]+ failed' <<<"$docs_out" | tail -n 1)"
+  if [[ -n "$docs_line" ]]; then
+    pass=$((pass + $(grep -oE '[0-9]+ passed' <<<"$docs_line" | grep -oE '[0-9]+')))
+    fail=$((fail + $(grep -oE '[0-9]+ failed' <<<"$docs_line" | grep -oE '[0-9]+')))
+  else
+    bad "doc_commands.py bed: no result line"
+  fi
   controller_alive main
   stop_controller
   log_checks main

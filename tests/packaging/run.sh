@@ -9,7 +9,9 @@
 # assertions (check_chart.py), including values the schema must refuse; the chart's CRD copy
 # equals crds/ byte for byte; the Argo CD Lua health check against sample statuses (lua5.1,
 # as Argo CD's gopher-lua, and lua5.4) and its ConfigMap snippet embeds it verbatim; the IAM
-# policy parses and holds exactly the documented actions.
+# policy parses and holds exactly the documented actions; every shell command in README.md and
+# docs/ is covered (doc_commands.py: run, dry-run, or exempt with a reason) and the helm, make,
+# cargo, aws and docker ones are checked (helm template with the command's own --set flags).
 # Test bed part (its own copy of testbed/, so a bed someone runs from this checkout is never
 # touched): helm install; the CRD and RBAC exist and RBAC denies what the controller does not
 # need; the controller runs as a local process with the installed ServiceAccount's token and
@@ -17,7 +19,9 @@
 # deleted again; /healthz, /readyz, /metrics and the Lease when the binary has them; the same
 # with watchNamespaces (Roles only); every rendered combination and every examples/ manifest is
 # accepted by a server-side dry-run (and a broken one refused); helm upgrade, also of the CRD;
-# crds.install=false and helm uninstall keep the CRD and users' resources.
+# crds.install=false and helm uninstall keep the CRD and users' resources. The docs' kubectl and
+# helm commands run (or dry-run) against the bed while the controller runs; the docs'
+# esm-controller invocations are parsed by the binary.
 # Last: check-dockerfile.sh (invariants, then the Dockerfile's release build outside Docker).
 #
 # Installs what it needs: helm (built from its Go module by helm.sh), lua5.1/lua5.4 (apt),
@@ -110,13 +114,21 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "installing PyYAML"
   python3 -m pip install --quiet pyyaml || python3 -m pip install --quiet --user pyyaml
 fi
+# The aws CLI checks the docs' aws commands against botocore's model (doc_commands.py).
+if ! command -v aws >/dev/null 2>&1; then
+  echo "installing the aws CLI (awscli)"
+  python3 -m pip install --quiet awscli || python3 -m pip install --quiet --user awscli
+fi
 LUAS=()
 for l in lua5.1 lua5.4; do command -v "$l" >/dev/null 2>&1 && LUAS+=("$l"); done
-if ((${#LUAS[@]} < 2)); then
-  echo "installing lua5.1 and lua5.4 from Debian"
+APT=()
+((${#LUAS[@]} < 2)) && APT+=(lua5.1 lua5.4)
+command -v jq >/dev/null 2>&1 || APT+=(jq) # a command in docs/operating.md pipes logs into jq
+if ((${#APT[@]})); then
+  echo "installing ${APT[*]} from Debian"
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq lua5.1 lua5.4; } >"$WORK/apt.log" 2>&1 \
-    || { tail -n 20 "$WORK/apt.log"; echo "packaging: cannot install lua" >&2; exit 1; }
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT[@]}"; } >"$WORK/apt.log" 2>&1 \
+    || { tail -n 20 "$WORK/apt.log"; echo "packaging: cannot install ${APT[*]}" >&2; exit 1; }
   LUAS=(lua5.1 lua5.4)
 fi
 HELM="$(bash "$HERE/helm.sh")"
@@ -169,6 +181,11 @@ out="$(python3 "$HERE/check_docs.py" "$ROOT" 2>&1)" || true
 echo "$out"
 tally "$out" "check_docs.py"
 
+step "commands in README.md and docs/ (coverage, helm template with their flags, make -n, aws, docker)"
+out="$(python3 "$HERE/doc_commands.py" static "$ROOT" "$HELM" 2>&1)" || true
+echo "$out"
+tally "$out" "doc_commands.py static"
+
 # -------------------------------------------------------------------------------- test bed
 if [[ "${PACKAGING_SKIP_BED:-0}" == 1 ]]; then
   skipped "test bed checks (PACKAGING_SKIP_BED=1)"
@@ -184,6 +201,11 @@ else
     EMULATOR_BIN="${ESM_EMULATOR_BIN:-$CARGO_TARGET_DIR/debug/esm-emulator}"
   fi
   echo "controller: $CONTROLLER_BIN; emulator: $EMULATOR_BIN"
+
+  step "esm-controller commands in README.md and docs/ (argument parsing)"
+  out="$(python3 "$HERE/doc_commands.py" binary "$ROOT" "$CONTROLLER_BIN" 2>&1)" || true
+  echo "$out"
+  tally "$out" "doc_commands.py binary"
 
   step "test bed (a private copy of testbed/, chart-installed CRD)"
   BED_DIR="$WORK/bed"
