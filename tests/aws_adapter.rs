@@ -566,7 +566,10 @@ async fn tags_round_trip_on_the_mapping_arn() {
         .model
         .event_source_mapping_arn("00000000-0000-4000-8000-000000000000");
     let err = h.lambda.list_tags(&unknown).await.unwrap_err();
-    assert_eq!((err.kind, err.operation), (ErrorKind::NotFound, "ListTags"));
+    assert_eq!(
+        (err.kind, err.operation.name()),
+        (ErrorKind::NotFound, "ListTags")
+    );
 }
 
 #[tokio::test]

@@ -36,19 +36,15 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use super::{
     Connect, DestinationConfig, DocumentDbEventSourceConfig, ErrorKind, Filter, FilterCriteria,
     FilterCriteriaError, KafkaEventSourceConfig, LambdaError, LambdaPort, LaneKey, ListFilter,
-    LoggingConfig, MappingFields, MappingPage, MetricsConfig, ObservedMapping,
+    LoggingConfig, MappingFields, MappingPage, MetricsConfig, ObservedMapping, Op,
     ProvisionedPollerConfig, ScalingConfig, SchemaRegistryConfig, SchemaValidationConfig,
     SelfManagedEventSource, SourceAccessConfiguration, classify,
 };
 
-const CREATE: &str = "CreateEventSourceMapping";
-const GET: &str = "GetEventSourceMapping";
-const UPDATE: &str = "UpdateEventSourceMapping";
-const DELETE: &str = "DeleteEventSourceMapping";
-const LIST: &str = "ListEventSourceMappings";
-const TAG: &str = "TagResource";
-const UNTAG: &str = "UntagResource";
-const LIST_TAGS: &str = "ListTags";
+use super::Op::{
+    Create as CREATE, Delete as DELETE, Get as GET, List as LIST, ListTags as LIST_TAGS,
+    Tag as TAG, Untag as UNTAG, Update as UPDATE,
+};
 
 /// The error code of requests this adapter refuses before they reach AWS (controller bugs).
 pub const CLIENT_VALIDATION: &str = "ClientValidation";
@@ -204,7 +200,7 @@ impl Connect for AwsLambda {
 }
 
 impl AwsLane {
-    fn client(&self, operation: &'static str) -> Result<&Client, LambdaError> {
+    fn client(&self, operation: Op) -> Result<&Client, LambdaError> {
         self.client
             .as_ref()
             .map_err(|message| client_validation(operation, message.clone()))
@@ -216,7 +212,11 @@ impl LambdaPort for AwsLane {
         &self,
         request: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
-        tracing::debug!(operation = CREATE, region = self.region, "calling Lambda");
+        tracing::debug!(
+            operation = CREATE.name(),
+            region = self.region,
+            "calling Lambda"
+        );
         let client = self.client(CREATE)?;
         let output = create_request(client, request)?
             .send()
@@ -227,7 +227,7 @@ impl LambdaPort for AwsLane {
 
     async fn get_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
         tracing::debug!(
-            operation = GET,
+            operation = GET.name(),
             region = self.region,
             uuid,
             "calling Lambda"
@@ -248,7 +248,7 @@ impl LambdaPort for AwsLane {
         patch: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         tracing::debug!(
-            operation = UPDATE,
+            operation = UPDATE.name(),
             region = self.region,
             uuid,
             "calling Lambda"
@@ -263,7 +263,7 @@ impl LambdaPort for AwsLane {
 
     async fn delete_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
         tracing::debug!(
-            operation = DELETE,
+            operation = DELETE.name(),
             region = self.region,
             uuid,
             "calling Lambda"
@@ -283,7 +283,11 @@ impl LambdaPort for AwsLane {
         filter: &ListFilter,
         marker: Option<&str>,
     ) -> Result<MappingPage, LambdaError> {
-        tracing::debug!(operation = LIST, region = self.region, "calling Lambda");
+        tracing::debug!(
+            operation = LIST.name(),
+            region = self.region,
+            "calling Lambda"
+        );
         let output = self
             .client(LIST)?
             .list_event_source_mappings()
@@ -314,7 +318,12 @@ impl LambdaPort for AwsLane {
         if tags.is_empty() {
             return Ok(());
         }
-        tracing::debug!(operation = TAG, region = self.region, arn, "calling Lambda");
+        tracing::debug!(
+            operation = TAG.name(),
+            region = self.region,
+            arn,
+            "calling Lambda"
+        );
         self.client(TAG)?
             .tag_resource()
             .resource(arn)
@@ -331,7 +340,7 @@ impl LambdaPort for AwsLane {
             return Ok(());
         }
         tracing::debug!(
-            operation = UNTAG,
+            operation = UNTAG.name(),
             region = self.region,
             arn,
             "calling Lambda"
@@ -348,7 +357,7 @@ impl LambdaPort for AwsLane {
 
     async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, LambdaError> {
         tracing::debug!(
-            operation = LIST_TAGS,
+            operation = LIST_TAGS.name(),
             region = self.region,
             arn,
             "calling Lambda"
@@ -486,7 +495,7 @@ fn update_request(
     Ok(set_updatable_fields!(builder, f, UPDATE))
 }
 
-fn client_validation(operation: &'static str, message: String) -> LambdaError {
+fn client_validation(operation: Op, message: String) -> LambdaError {
     LambdaError {
         kind: ErrorKind::Invalid,
         operation,
@@ -497,7 +506,7 @@ fn client_validation(operation: &'static str, message: String) -> LambdaError {
     }
 }
 
-fn to_datetime(operation: &'static str, field: &str, secs: f64) -> Result<DateTime, LambdaError> {
+fn to_datetime(operation: Op, field: &str, secs: f64) -> Result<DateTime, LambdaError> {
     if secs.is_finite() {
         Ok(DateTime::from_secs_f64(secs))
     } else {
@@ -600,7 +609,7 @@ fn function_response_types_to_sdk(list: &[String]) -> Vec<sdk::FunctionResponseT
 
 /// The MSK config has no `ConsumptionMode`; refuse rather than silently drop one.
 fn msk_config_to_sdk(
-    operation: &'static str,
+    operation: Op,
     c: &KafkaEventSourceConfig,
 ) -> Result<sdk::AmazonManagedKafkaEventSourceConfig, LambdaError> {
     if c.consumption_mode.is_some() {
@@ -943,7 +952,7 @@ throttling!(
 /// Classifies an SDK failure. Service errors carry Lambda's code and message; transport
 /// failures get a short code ("timeout", "dispatch failure", …) and the error chain as message
 /// (which never contains the request body or credentials).
-fn sdk_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> LambdaError
+fn sdk_error<E>(operation: Op, err: SdkError<E, HttpResponse>) -> LambdaError
 where
     E: ProvideErrorMetadata + Throttling + std::error::Error + 'static,
 {

@@ -34,13 +34,74 @@ impl ErrorKind {
     }
 }
 
+/// A Lambda operation the controller calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Create,
+    Get,
+    Update,
+    Delete,
+    List,
+    Tag,
+    Untag,
+    ListTags,
+}
+
+impl Op {
+    pub const ALL: [Op; 8] = [
+        Op::Create,
+        Op::Get,
+        Op::Update,
+        Op::Delete,
+        Op::List,
+        Op::Tag,
+        Op::Untag,
+        Op::ListTags,
+    ];
+
+    /// Lambda's name for it (error messages, metrics labels, the emulator's call counts).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Create => "CreateEventSourceMapping",
+            Op::Get => "GetEventSourceMapping",
+            Op::Update => "UpdateEventSourceMapping",
+            Op::Delete => "DeleteEventSourceMapping",
+            Op::List => "ListEventSourceMappings",
+            Op::Tag => "TagResource",
+            Op::Untag => "UntagResource",
+            Op::ListTags => "ListTags",
+        }
+    }
+
+    /// Whether it changes anything in Lambda (writes go first in the budget).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Op::Create | Op::Update | Op::Delete | Op::Tag | Op::Untag
+        )
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Lets tests and logs compare with Lambda's name.
+impl PartialEq<&str> for Op {
+    fn eq(&self, name: &&str) -> bool {
+        self.name() == *name
+    }
+}
+
 /// An error from Lambda, already classified.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{operation}: {code}: {message}")]
 pub struct LambdaError {
     pub kind: ErrorKind,
-    /// The operation that failed, e.g. `UpdateEventSourceMapping`.
-    pub operation: &'static str,
+    /// The operation that failed.
+    pub operation: Op,
     /// AWS error code (`ResourceInUseException`), or a transport description.
     pub code: String,
     /// Lambda's message, shown to users in conditions and events.
@@ -58,7 +119,7 @@ impl LambdaError {
     /// ownership tag is what lets it find its mapping after an interruption), so only granting
     /// the permission or going elsewhere can fix this.
     pub fn refuses_tags(&self) -> bool {
-        if self.operation != "CreateEventSourceMapping" {
+        if self.operation != Op::Create {
             return false;
         }
         match self.kind {
@@ -88,16 +149,14 @@ pub fn is_throttle_code(code: &str) -> bool {
 
 /// Classifies an AWS error code for an operation. `status` (HTTP) is a fallback for codes we do
 /// not know.
-pub fn classify(operation: &str, code: &str, status: Option<u16>) -> ErrorKind {
+pub fn classify(operation: Op, code: &str, status: Option<u16>) -> ErrorKind {
     match code {
         code if is_throttle_code(code) => ErrorKind::Retry,
         "ServiceException" | "InternalFailure" | "ServiceUnavailable" => ErrorKind::Retry,
         "ResourceInUseException" => ErrorKind::Busy,
         // On Create a 409 means "a mapping for this source and function exists"; on Update and
         // Delete it means "another operation is in progress" (semantics §5.1).
-        "ResourceConflictException" if operation == "CreateEventSourceMapping" => {
-            ErrorKind::Conflict
-        }
+        "ResourceConflictException" if operation == Op::Create => ErrorKind::Conflict,
         "ResourceConflictException" => ErrorKind::Busy,
         "ResourceNotFoundException" => ErrorKind::NotFound,
         "InvalidParameterValueException"
@@ -136,9 +195,9 @@ mod tests {
 
     #[test]
     fn classifies_each_lambda_error_once() {
-        let create = "CreateEventSourceMapping";
-        let update = "UpdateEventSourceMapping";
-        let delete = "DeleteEventSourceMapping";
+        let create = Op::Create;
+        let update = Op::Update;
+        let delete = Op::Delete;
         let cases = [
             (
                 create,
@@ -211,7 +270,7 @@ mod tests {
     }
 
     fn create_error(code: &str, status: u16, message: &str) -> LambdaError {
-        let operation = "CreateEventSourceMapping";
+        let operation = Op::Create;
         LambdaError {
             kind: classify(operation, code, Some(status)),
             operation,
@@ -251,7 +310,7 @@ mod tests {
             );
         }
         let mut update = create_error("AccessDeniedException", 403, denied_tagging);
-        update.operation = "UpdateEventSourceMapping";
+        update.operation = Op::Update;
         assert!(!update.refuses_tags(), "only Create carries tags");
     }
 }

@@ -39,7 +39,8 @@ impl<L: LambdaPort> Metered<L> {
         inner: impl std::future::Future<Output = Result<T, LambdaError>>,
     ) -> Result<T, LambdaError> {
         let result = inner.await;
-        self.metrics.aws_request(call.operation, outcome(&result));
+        self.metrics
+            .aws_request(call.operation.name(), outcome(&result));
         result
     }
 }

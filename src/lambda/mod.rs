@@ -15,14 +15,14 @@ macro_rules! decorate_lambda_port {
                 &self,
                 request: &$crate::lambda::MappingFields,
             ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::write("CreateEventSourceMapping");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::Create);
                 self.around(call, self.inner.create_mapping(request)).await
             }
             async fn get_mapping(
                 &self,
                 uuid: &str,
             ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::read("GetEventSourceMapping");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::Get);
                 self.around(call, self.inner.get_mapping(uuid)).await
             }
             async fn update_mapping(
@@ -30,7 +30,7 @@ macro_rules! decorate_lambda_port {
                 uuid: &str,
                 patch: &$crate::lambda::MappingFields,
             ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::write("UpdateEventSourceMapping");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::Update);
                 self.around(call, self.inner.update_mapping(uuid, patch))
                     .await
             }
@@ -38,7 +38,7 @@ macro_rules! decorate_lambda_port {
                 &self,
                 uuid: &str,
             ) -> Result<$crate::lambda::ObservedMapping, $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::write("DeleteEventSourceMapping");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::Delete);
                 self.around(call, self.inner.delete_mapping(uuid)).await
             }
             async fn list_mappings(
@@ -46,7 +46,7 @@ macro_rules! decorate_lambda_port {
                 filter: &$crate::lambda::ListFilter,
                 marker: Option<&str>,
             ) -> Result<$crate::lambda::MappingPage, $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::read("ListEventSourceMappings");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::List);
                 self.around(call, self.inner.list_mappings(filter, marker))
                     .await
             }
@@ -55,7 +55,7 @@ macro_rules! decorate_lambda_port {
                 arn: &str,
                 tags: &std::collections::BTreeMap<String, String>,
             ) -> Result<(), $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::write("TagResource");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::Tag);
                 self.around(call, self.inner.tag_resource(arn, tags)).await
             }
             async fn untag_resource(
@@ -63,7 +63,7 @@ macro_rules! decorate_lambda_port {
                 arn: &str,
                 keys: &[String],
             ) -> Result<(), $crate::lambda::LambdaError> {
-                let call = $crate::lambda::Call::write("UntagResource");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::Untag);
                 self.around(call, self.inner.untag_resource(arn, keys))
                     .await
             }
@@ -72,7 +72,7 @@ macro_rules! decorate_lambda_port {
                 arn: &str,
             ) -> Result<std::collections::BTreeMap<String, String>, $crate::lambda::LambdaError>
             {
-                let call = $crate::lambda::Call::read("ListTags");
+                let call = $crate::lambda::Call::new($crate::lambda::Op::ListTags);
                 self.around(call, self.inner.list_tags(arn)).await
             }
         }
@@ -89,7 +89,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 pub use budget::{Budget, Budgeted, Budgeting, CallKind};
-pub use error::{ErrorKind, LambdaError, classify, conflicting_uuid, is_throttle_code};
+pub use error::{ErrorKind, LambdaError, Op, classify, conflicting_uuid, is_throttle_code};
 pub use metered::{Metered, Metering};
 pub use types::*;
 
@@ -173,24 +173,18 @@ pub trait LambdaPort: Send + Sync + 'static {
 /// One port call, as a decorator sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Call {
-    /// Lambda's name for the operation (metrics label).
-    pub operation: &'static str,
+    pub operation: Op,
     pub kind: CallKind,
 }
 
 impl Call {
-    pub fn read(operation: &'static str) -> Self {
-        Self {
-            operation,
-            kind: CallKind::Read,
-        }
-    }
-
-    pub fn write(operation: &'static str) -> Self {
-        Self {
-            operation,
-            kind: CallKind::Write,
-        }
+    pub fn new(operation: Op) -> Self {
+        let kind = if operation.writes() {
+            CallKind::Write
+        } else {
+            CallKind::Read
+        };
+        Self { operation, kind }
     }
 }
 

@@ -12,7 +12,7 @@ use esm_controller::api::EventSourceMapping;
 use esm_controller::controller::{Context, Settings, SweepSettings};
 use esm_controller::lambda::{
     Connect, LambdaError, LambdaPort, LaneKey, ListFilter, MappingFields, MappingPage,
-    ObservedMapping, classify, is_throttle_code,
+    ObservedMapping, Op, classify, is_throttle_code,
 };
 use esm_emulator::model::{ApiError, ManualClock, Model, ModelConfig};
 use http::{Request, Response, StatusCode};
@@ -56,7 +56,7 @@ impl Connect for ModelPort {
 /// One lane's Lambda: the emulated region's model.
 pub struct ModelLane(pub Model);
 
-fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
+fn to_lambda_error(operation: Op, e: ApiError) -> LambdaError {
     LambdaError {
         kind: classify(operation, &e.code, Some(e.status)),
         throttled: is_throttle_code(&e.code) || e.status == 429,
@@ -67,10 +67,7 @@ fn to_lambda_error(operation: &'static str, e: ApiError) -> LambdaError {
     }
 }
 
-fn mapping(
-    operation: &'static str,
-    v: Result<Value, ApiError>,
-) -> Result<ObservedMapping, LambdaError> {
+fn mapping(operation: Op, v: Result<Value, ApiError>) -> Result<ObservedMapping, LambdaError> {
     let v = v.map_err(|e| to_lambda_error(operation, e))?;
     Ok(serde_json::from_value(v).expect("the model returns Lambda's mapping shape"))
 }
@@ -81,16 +78,10 @@ impl LambdaPort for ModelLane {
         request: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(request).unwrap();
-        mapping(
-            "CreateEventSourceMapping",
-            self.0.create_event_source_mapping(&body),
-        )
+        mapping(Op::Create, self.0.create_event_source_mapping(&body))
     }
     async fn get_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
-        mapping(
-            "GetEventSourceMapping",
-            self.0.get_event_source_mapping(uuid),
-        )
+        mapping(Op::Get, self.0.get_event_source_mapping(uuid))
     }
     async fn update_mapping(
         &self,
@@ -98,23 +89,17 @@ impl LambdaPort for ModelLane {
         patch: &MappingFields,
     ) -> Result<ObservedMapping, LambdaError> {
         let body = serde_json::to_value(patch).unwrap();
-        mapping(
-            "UpdateEventSourceMapping",
-            self.0.update_event_source_mapping(uuid, &body),
-        )
+        mapping(Op::Update, self.0.update_event_source_mapping(uuid, &body))
     }
     async fn delete_mapping(&self, uuid: &str) -> Result<ObservedMapping, LambdaError> {
-        mapping(
-            "DeleteEventSourceMapping",
-            self.0.delete_event_source_mapping(uuid),
-        )
+        mapping(Op::Delete, self.0.delete_event_source_mapping(uuid))
     }
     async fn list_mappings(
         &self,
         filter: &ListFilter,
         marker: Option<&str>,
     ) -> Result<MappingPage, LambdaError> {
-        let op = "ListEventSourceMappings";
+        let op = Op::List;
         let v = self
             .0
             .list_event_source_mappings(
@@ -136,17 +121,17 @@ impl LambdaPort for ModelLane {
     ) -> Result<(), LambdaError> {
         self.0
             .tag_resource(arn, tags)
-            .map_err(|e| to_lambda_error("TagResource", e))
+            .map_err(|e| to_lambda_error(Op::Tag, e))
     }
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), LambdaError> {
         self.0
             .untag_resource(arn, keys)
-            .map_err(|e| to_lambda_error("UntagResource", e))
+            .map_err(|e| to_lambda_error(Op::Untag, e))
     }
     async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, LambdaError> {
         self.0
             .list_tags(arn)
-            .map_err(|e| to_lambda_error("ListTags", e))
+            .map_err(|e| to_lambda_error(Op::ListTags, e))
     }
 }
 

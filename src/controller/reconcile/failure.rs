@@ -14,7 +14,7 @@ use crate::api::ADOPT_ANNOTATION;
 use crate::controller::observe::{Lookup, candidates};
 use crate::controller::{Error, Track};
 use crate::lambda::{
-    Connect, ErrorKind, LambdaError, LambdaPort, ObservedMapping, conflicting_uuid,
+    Connect, ErrorKind, LambdaError, LambdaPort, ObservedMapping, Op, conflicting_uuid,
 };
 use crate::plan::{self, Ownership, Verdict};
 
@@ -42,7 +42,7 @@ impl<C: Connect> Pass<'_, C> {
             }
             ErrorKind::Invalid => self.stall(Verdict::stalled("InvalidParameter", what)).await,
             // On Create, not-found means the function (or its alias) does not exist.
-            ErrorKind::NotFound if e.operation == "CreateEventSourceMapping" => {
+            ErrorKind::NotFound if e.operation == Op::Create => {
                 let verdict = Verdict::stalled(
                     "FunctionNotFound",
                     format!("{what} (re-checked periodically: the function may be created later)"),
