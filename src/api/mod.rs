@@ -13,7 +13,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use spec::*;
-pub use status::*;
+pub(crate) use status::*;
 
 pub const GROUP: &str = "lambda.esm-controller.dev";
 pub const FINALIZER: &str = "lambda.esm-controller.dev/cleanup";
@@ -27,11 +27,11 @@ pub const ADOPT_ANNOTATION: &str = "lambda.esm-controller.dev/adopt-uuid";
 /// again after a crash without a duplicate create. Never shown as drift, never removed.
 pub mod tags {
     /// The Kubernetes UID of the owning resource.
-    pub const OWNER_UID: &str = "esm-controller.dev/owner-uid";
+    pub(crate) const OWNER_UID: &str = "esm-controller.dev/owner-uid";
     /// `namespace/name` of the owning resource.
-    pub const OWNER: &str = "esm-controller.dev/owner";
+    pub(crate) const OWNER: &str = "esm-controller.dev/owner";
     /// The controller's cluster name (flag `--cluster-name`).
-    pub const CLUSTER: &str = "esm-controller.dev/cluster";
+    pub(crate) const CLUSTER: &str = "esm-controller.dev/cluster";
 }
 
 /// The CRD as installed: the derived schema with every CEL rule, and a status default.

@@ -31,10 +31,10 @@ macro_rules! qualifier {
 }
 
 /// `spec.region`.
-pub const REGION: &str = concat!("^", region!(), "$");
+pub(crate) const REGION: &str = concat!("^", region!(), "$");
 
 /// The model's `Arn` shape (event source ARNs, schema registry secrets).
-pub const ARN: &str = concat!(
+pub(crate) const ARN: &str = concat!(
     "^arn:",
     partition!(),
     r":[a-zA-Z0-9-]+:(?:",
@@ -44,7 +44,7 @@ pub const ARN: &str = concat!(
 
 /// The model's `DestinationArn`, without its empty alternative (clearing the destination is
 /// written by removing `destinationConfig`).
-pub const DESTINATION: &str = concat!(
+pub(crate) const DESTINATION: &str = concat!(
     r"^(?:kafka://[^.][a-zA-Z0-9-_.]{0,248}|arn:",
     partition!(),
     r":[a-zA-Z0-9-]+:(?:",
@@ -53,13 +53,13 @@ pub const DESTINATION: &str = concat!(
 );
 
 /// The model's `KMSKeyArn` (no region part, so every partition already fits).
-pub const KMS_KEY_ARN: &str = r"^(?:arn:(?:aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)?$";
+pub(crate) const KMS_KEY_ARN: &str = r"^(?:arn:(?:aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)?$";
 
 /// `FunctionName`, stricter than the model's `NamespacedFunctionName` where Lambda is: a name
 /// given alone is 1–64 characters of `[a-zA-Z0-9-_]` (the API reference: "If you specify only
 /// the function name, it's limited to 64 characters in length"), optionally qualified. A full or
 /// partial ARN follows the model's pattern (the CRD caps the whole value at 256 characters).
-pub const FUNCTION_NAME: &str = concat!(
+pub(crate) const FUNCTION_NAME: &str = concat!(
     r"^(?:[a-zA-Z0-9-_]{1,64}|(?:arn:aws[a-zA-Z-]*:lambda:(?:",
     region!(),
     r":)?(?:\d{12}:)?(?:function:)?|",
@@ -71,7 +71,7 @@ pub const FUNCTION_NAME: &str = concat!(
 
 /// The admission rule of `functionName`: [`FUNCTION_NAME`], with a message that says what it
 /// asks for (a schema `pattern` would only quote the expression).
-pub fn function_name_rule() -> kube::core::Rule {
+pub(crate) fn function_name_rule() -> kube::core::Rule {
     kube::core::Rule::new(format!("self.matches(r'{FUNCTION_NAME}')"))
         .message(
             "functionName must be a function name of 1-64 letters, digits, '-' or '_' \
@@ -84,23 +84,23 @@ pub fn function_name_rule() -> kube::core::Rule {
 
 /// The model's `Topic`: a first character other than `.`, then at least one of
 /// `[a-zA-Z0-9-_.]` (so a topic has at least two characters).
-pub const TOPIC: &str = r"^[^.][a-zA-Z0-9-_.]+$";
+pub(crate) const TOPIC: &str = r"^[^.][a-zA-Z0-9-_.]+$";
 
 /// The model's `URI` shape: source access URIs, consumer group ids, schema registry URIs.
-pub const URI: &str = r"^[a-zA-Z0-9/*:_+=.@-]*$";
+pub(crate) const URI: &str = r"^[a-zA-Z0-9/*:_+=.@-]*$";
 
 /// The model's `Endpoint`: `host:port` with a DNS host name.
-pub const ENDPOINT: &str = r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])\.)*(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]):[0-9]{1,5}$";
+pub(crate) const ENDPOINT: &str = r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])\.)*(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]):[0-9]{1,5}$";
 
 /// The model's `DatabaseName`: no space, `/`, `.`, `$` or `"`.
-pub const DATABASE_NAME: &str = r#"^[^ /.$"]*$"#;
+pub(crate) const DATABASE_NAME: &str = r#"^[^ /.$"]*$"#;
 
 /// The model's `CollectionName` without its look-ahead (`system.` names are refused by a CEL
 /// rule instead): a first character of `[_a-zA-Z0-9]`, then no `$`.
-pub const COLLECTION_NAME: &str = r"^[_a-zA-Z0-9][^$]*$";
+pub(crate) const COLLECTION_NAME: &str = r"^[_a-zA-Z0-9][^$]*$";
 
 /// The model's `ProvisionedPollerGroupName`.
-pub const POLLER_GROUP_NAME: &str = r"^[a-zA-Z0-9-_]*$";
+pub(crate) const POLLER_GROUP_NAME: &str = r"^[a-zA-Z0-9-_]*$";
 
 #[cfg(test)]
 mod tests {

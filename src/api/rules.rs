@@ -12,22 +12,22 @@ use crate::lambda::types::CREATE_ONLY;
 
 /// CEL predicates for "the event source is of type X", from the ARN's service part.
 pub(crate) mod source {
-    pub const SQS: &str =
+    pub(crate) const SQS: &str =
         "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:'))";
-    pub const SQS_FIFO: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && self.eventSourceARN.endsWith('.fifo'))";
-    pub const SQS_STANDARD: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && !self.eventSourceARN.endsWith('.fifo'))";
-    pub const KINESIS: &str =
+    pub(crate) const SQS_FIFO: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && self.eventSourceARN.endsWith('.fifo'))";
+    pub(crate) const SQS_STANDARD: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && !self.eventSourceARN.endsWith('.fifo'))";
+    pub(crate) const KINESIS: &str =
         "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:kinesis:'))";
-    pub const DYNAMODB: &str =
+    pub(crate) const DYNAMODB: &str =
         "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:dynamodb:'))";
-    pub const MSK: &str =
+    pub(crate) const MSK: &str =
         "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:kafka:'))";
-    pub const MQ: &str =
+    pub(crate) const MQ: &str =
         "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:mq:'))";
-    pub const DOCUMENTDB: &str =
+    pub(crate) const DOCUMENTDB: &str =
         "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:rds:'))";
-    pub const SELF_MANAGED_KAFKA: &str = "has(self.selfManagedEventSource)";
-    pub const KAFKA_QUEUE_MODE: &str = "(has(self.selfManagedKafkaEventSourceConfig) && has(self.selfManagedKafkaEventSourceConfig.consumptionMode) && self.selfManagedKafkaEventSourceConfig.consumptionMode == 'Queue')";
+    pub(crate) const SELF_MANAGED_KAFKA: &str = "has(self.selfManagedEventSource)";
+    pub(crate) const KAFKA_QUEUE_MODE: &str = "(has(self.selfManagedKafkaEventSourceConfig) && has(self.selfManagedKafkaEventSourceConfig.consumptionMode) && self.selfManagedKafkaEventSourceConfig.consumptionMode == 'Queue')";
 }
 
 fn any(preds: &[&str]) -> String {
@@ -90,14 +90,14 @@ fn immutable_entry(list: &str, entry: &str) -> Rule {
 const REPLACE: &str = "to change it, delete this EventSourceMapping (with deletionPolicy Delete) and wait until it is gone, then create it with the new value";
 
 /// Adds [`spec_rules`] to the spec's schema (used as a schemars transform on the spec type).
-pub fn add_spec_rules(schema: &mut schemars::Schema) {
+pub(crate) fn add_spec_rules(schema: &mut schemars::Schema) {
     for rule in spec_rules() {
         kube::core::validate(schema, rule).expect("CEL rules serialize to JSON");
     }
 }
 
 /// Every spec-level rule, in the order the API server reports them.
-pub fn spec_rules() -> Vec<Rule> {
+pub(crate) fn spec_rules() -> Vec<Rule> {
     use source::*;
     let streams = [KINESIS, DYNAMODB];
     let streams_and_kafka = [KINESIS, DYNAMODB, MSK, SELF_MANAGED_KAFKA];

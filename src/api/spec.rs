@@ -269,7 +269,7 @@ pub enum StartingPosition {
 }
 
 impl StartingPosition {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::TRIM_HORIZON => "TRIM_HORIZON",
             Self::LATEST => "LATEST",
@@ -373,7 +373,7 @@ pub enum SourceAccessType {
 }
 
 impl SourceAccessType {
-    pub fn as_str(self) -> String {
+    pub(crate) fn as_str(self) -> String {
         // The serde name is the wire name.
         serde_json::to_value(self)
             .ok()

@@ -355,7 +355,7 @@ impl MappingCache {
         lock(&self.state)
     }
 
-    pub fn lookup(&self, uuid: &str) -> Cached {
+    pub(crate) fn lookup(&self, uuid: &str) -> Cached {
         let r = self.state();
         // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
         // our write would never end: the reconcile asks Lambda instead.
@@ -403,26 +403,26 @@ impl MappingCache {
     }
 
     /// A fresher observation (from Get).
-    pub fn store(&self, mapping: &ObservedMapping) {
+    pub(crate) fn store(&self, mapping: &ObservedMapping) {
         let mut r = self.state();
         r.written.remove(&mapping.uuid);
         r.put(mapping);
     }
 
     /// The mapping is gone (confirmed by Get).
-    pub fn remove(&self, uuid: &str) {
+    pub(crate) fn remove(&self, uuid: &str) {
         let mut r = self.state();
         r.mappings.remove(uuid);
         r.written.remove(uuid);
     }
 
     /// Records which resource owns a mapping and what it has seen, for change triggers.
-    pub fn watch(&self, mapping: &ObservedMapping, owner: ObjectRef<EventSourceMapping>) {
+    pub(crate) fn watch(&self, mapping: &ObservedMapping, owner: ObjectRef<EventSourceMapping>) {
         let mut r = self.state();
         r.entry(&mapping.uuid).owner = Some(Watcher::new(&owner, mapping));
     }
 
-    pub fn unwatch(&self, uuid: &str) {
+    pub(crate) fn unwatch(&self, uuid: &str) {
         let mut r = self.state();
         if let Some(entry) = r.mappings.get_mut(uuid) {
             entry.owner = None;
@@ -434,7 +434,7 @@ impl MappingCache {
 
     /// The resource is gone: no mapping triggers it any more. A scan of every entry, for the rare
     /// case of a resource deleted without its finalizer (the normal path unwatches by UUID).
-    pub fn forget_owner(&self, namespace: &str, name: &str) {
+    pub(crate) fn forget_owner(&self, namespace: &str, name: &str) {
         let object = format!("{namespace}/{name}");
         self.state().mappings.retain(|_, entry| {
             if entry.owner.as_ref().is_some_and(|o| *o.object == *object) {
@@ -445,7 +445,7 @@ impl MappingCache {
     }
 
     /// Whether writes or busy mappings are waiting for a sweep (sweep at the busy interval).
-    pub fn settling(&self) -> bool {
+    pub(crate) fn settling(&self) -> bool {
         let r = self.state();
         !r.written.is_empty()
             || r.mappings
@@ -454,7 +454,7 @@ impl MappingCache {
     }
 
     /// Starts a sweep of the lane; its pages follow through [`Self::apply_page`].
-    pub fn begin_sweep(&self, started: Instant) {
+    pub(crate) fn begin_sweep(&self, started: Instant) {
         let mut r = self.state();
         r.passes = r.passes.wrapping_add(1);
         r.pass = Some(Pass {
@@ -466,7 +466,7 @@ impl MappingCache {
     /// Takes in one page of the sweep under way, fetched at `fetched`. Resources whose mapping
     /// changed (configuration or state) are triggered at once, so a drift is acted on as soon as its
     /// page is read, not after the last page; so are our writes this page confirms.
-    pub fn apply_page(&self, fetched: Instant, mappings: Vec<ObservedMapping>) -> usize {
+    pub(crate) fn apply_page(&self, fetched: Instant, mappings: Vec<ObservedMapping>) -> usize {
         let mut triggered = Vec::new();
         {
             let mut state = self.state();
@@ -506,7 +506,7 @@ impl MappingCache {
     /// Completes the sweep under way: mappings it never listed are gone (their resources are
     /// triggered, and confirm with a Get), and our writes from before it started are settled.
     /// Returns how many resources it triggered.
-    pub fn finish_sweep(&self) -> usize {
+    pub(crate) fn finish_sweep(&self) -> usize {
         let mut triggered = Vec::new();
         {
             let mut state = self.state();
@@ -560,7 +560,7 @@ impl MappingCache {
     }
 
     /// How long ago we last wrote a mapping of this lane (`None`: never).
-    pub fn since_last_write(&self) -> Option<Duration> {
+    pub(crate) fn since_last_write(&self) -> Option<Duration> {
         self.state().last_write.map(|at| at.elapsed())
     }
 
@@ -568,7 +568,7 @@ impl MappingCache {
     /// lane counts as failing and reconciles waiting for its first sweep are woken to ask
     /// Lambda themselves; before that they keep waiting for the retry. Returns how many have
     /// failed in a row.
-    pub fn sweep_failed(&self) -> u32 {
+    pub(crate) fn sweep_failed(&self) -> u32 {
         let (failures, failing) = {
             let mut r = self.state();
             r.pass = None;
@@ -583,14 +583,14 @@ impl MappingCache {
 
     /// Whether the lane's sweeps work: one has completed and the last one did not fail. Only
     /// then do they stand in for per-resource re-checks.
-    pub fn sweeping(&self) -> bool {
+    pub(crate) fn sweeping(&self) -> bool {
         let r = self.state();
         r.swept.is_some() && !r.failing()
     }
 
     /// Whether a reconcile should wait for the lane's first sweep: none has completed yet,
     /// and none has failed.
-    pub fn awaiting_first_sweep(&self) -> bool {
+    pub(crate) fn awaiting_first_sweep(&self) -> bool {
         let r = self.state();
         r.swept.is_none() && !r.failing()
     }

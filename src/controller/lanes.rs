@@ -68,7 +68,7 @@ impl<C: Connect> Lanes<C> {
     }
 
     /// The lane, built (and its sweeper started) on first use.
-    pub fn lane(&self, key: &LaneKey) -> Arc<Lane<C::Port>> {
+    pub(crate) fn lane(&self, key: &LaneKey) -> Arc<Lane<C::Port>> {
         let mut lanes = lock(&self.lanes);
         if let Some(lane) = lanes.get(key) {
             return lane.clone();
@@ -95,12 +95,12 @@ impl<C: Connect> Lanes<C> {
     }
 
     /// Every lane built so far.
-    pub fn all(&self) -> Vec<Arc<Lane<C::Port>>> {
+    pub(crate) fn all(&self) -> Vec<Arc<Lane<C::Port>>> {
         lock(&self.lanes).values().cloned().collect()
     }
 
     /// The resource is gone: no mapping in any lane triggers it any more.
-    pub fn forget_owner(&self, namespace: &str, name: &str) {
+    pub(crate) fn forget_owner(&self, namespace: &str, name: &str) {
         for lane in self.all() {
             if let Some(cache) = &lane.cache {
                 cache.forget_owner(namespace, name);

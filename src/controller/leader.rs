@@ -57,7 +57,7 @@ impl Elector {
     }
 
     /// One attempt to take or renew the lease.
-    pub async fn try_acquire(&self) -> Result<Attempt, kube::Error> {
+    pub(crate) async fn try_acquire(&self) -> Result<Attempt, kube::Error> {
         let s = &self.settings;
         let now = jiff::Timestamp::now();
         let duration_secs = s.duration.as_secs() as i32;

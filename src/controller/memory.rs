@@ -87,7 +87,7 @@ impl Memory {
         }
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
@@ -116,7 +116,7 @@ impl Memory {
     }
 
     /// Resources whose reconcile is due but has not started.
-    pub fn overdue(&self, now: Instant) -> usize {
+    pub(crate) fn overdue(&self, now: Instant) -> usize {
         lock(&self.objects)
             .values()
             .filter(|r| r.due.is_some_and(|due| due <= now))
@@ -126,7 +126,7 @@ impl Memory {
     // --- backoff -------------------------------------------------------------------------------
 
     /// The next delay for the resource on this track, counting the attempt.
-    pub fn next_delay(&self, key: ObjectKey, track: Track) -> Duration {
+    pub(crate) fn next_delay(&self, key: ObjectKey, track: Track) -> Duration {
         let attempt = self.with(key, |r| {
             let n = &mut r.attempts[track.index()];
             *n = n.saturating_add(1);
@@ -136,19 +136,19 @@ impl Memory {
     }
 
     /// Forgets the resource's attempts on a track (after progress).
-    pub fn reset(&self, key: ObjectKey, track: Track) {
+    pub(crate) fn reset(&self, key: ObjectKey, track: Track) {
         self.with(key, |r| r.attempts[track.index()] = 0);
     }
 
     // --- stall holds ---------------------------------------------------------------------------
 
     /// Leaves a stalled resource alone until `until`, unless `fingerprint` changes first.
-    pub fn hold_stalled(&self, key: ObjectKey, fingerprint: u64, until: Instant) {
+    pub(crate) fn hold_stalled(&self, key: ObjectKey, fingerprint: u64, until: Instant) {
         self.with(key, |r| r.stall = Some((fingerprint, until)));
     }
 
     /// How long a stalled resource is still held, if it is and nothing changed.
-    pub fn stalled_for(&self, key: ObjectKey, fingerprint: u64) -> Option<Duration> {
+    pub(crate) fn stalled_for(&self, key: ObjectKey, fingerprint: u64) -> Option<Duration> {
         let now = Instant::now();
         self.with(key, |r| match r.stall {
             Some((held, until)) if held == fingerprint && until > now => {
@@ -168,12 +168,12 @@ impl Memory {
     // --- our own creates -----------------------------------------------------------------------
 
     /// Remembers (`Some`) or forgets (`None`) the mapping this process created for the resource.
-    pub fn remember_create(&self, key: ObjectKey, create: Option<OwnCreate>) {
+    pub(crate) fn remember_create(&self, key: ObjectKey, create: Option<OwnCreate>) {
         self.with(key, |r| r.own_create = create.map(Box::new));
     }
 
     /// The mapping this process created for the resource, if that resource had `uid`.
-    pub fn own_create(&self, key: ObjectKey, uid: &str) -> Option<OwnCreate> {
+    pub(crate) fn own_create(&self, key: ObjectKey, uid: &str) -> Option<OwnCreate> {
         self.with(key, |r| {
             r.own_create.as_deref().filter(|c| c.uid == uid).cloned()
         })
@@ -183,31 +183,31 @@ impl Memory {
 
     /// Since when reads of the resource's mapping have failed in a row (noting now if this is
     /// the first).
-    pub fn read_failing_since(&self, key: ObjectKey) -> Instant {
+    pub(crate) fn read_failing_since(&self, key: ObjectKey) -> Instant {
         self.with(key, |r| {
             *r.read_failing_since.get_or_insert_with(Instant::now)
         })
     }
 
     /// A read of the resource's mapping succeeded.
-    pub fn read_succeeded(&self, key: ObjectKey) {
+    pub(crate) fn read_succeeded(&self, key: ObjectKey) {
         self.with(key, |r| r.read_failing_since = None);
     }
 
     // --- what the metrics follow ---------------------------------------------------------------
 
     /// A reconcile of the resource starts: it is no longer waiting in the queue.
-    pub fn reconcile_started(&self, key: ObjectKey) {
+    pub(crate) fn reconcile_started(&self, key: ObjectKey) {
         self.with(key, |r| r.due = None);
     }
 
     /// Records when the resource is due next (its requeue).
-    pub fn scheduled(&self, key: ObjectKey, after: Duration) {
+    pub(crate) fn scheduled(&self, key: ObjectKey, after: Duration) {
         self.with(key, |r| r.due = Some(Instant::now() + after));
     }
 
     /// Records the Lambda state of the resource's mapping (`None`: no mapping).
-    pub fn mapping_state(&self, key: ObjectKey, state: Option<&str>) {
+    pub(crate) fn mapping_state(&self, key: ObjectKey, state: Option<&str>) {
         let state = state.map(crate::telemetry::state_label);
         let previous = self.with(key, |r| std::mem::replace(&mut r.state, state));
         if previous != state {
@@ -215,12 +215,12 @@ impl Memory {
         }
     }
 
-    pub fn mapping_created(&self, key: ObjectKey) {
+    pub(crate) fn mapping_created(&self, key: ObjectKey) {
         self.with(key, |r| r.created_at = Some(Instant::now()));
     }
 
     /// The resource is Ready: observe the time since its mapping was created, once.
-    pub fn ready(&self, key: ObjectKey) {
+    pub(crate) fn ready(&self, key: ObjectKey) {
         if let Some(created) = self.with(key, |r| r.created_at.take()) {
             self.metrics.time_to_ready(created.elapsed());
         }

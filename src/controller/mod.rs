@@ -20,9 +20,9 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
-pub use backoff::{Backoff, Track};
+pub(crate) use backoff::{Backoff, Track};
 pub use cache::SweepSettings;
-pub use lanes::{Lane, Lanes};
+pub(crate) use lanes::{Lane, Lanes};
 use memory::Memory;
 pub use memory::ObjectKey;
 pub use reconcile::{reconcile, reconcile_stored};
@@ -66,7 +66,7 @@ impl Error {
     }
 
     /// The domain error inside a finalizer error (so metrics and events see the real cause).
-    pub fn root(&self) -> &Error {
+    pub(crate) fn root(&self) -> &Error {
         match self {
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e)
@@ -152,7 +152,7 @@ impl<C: Connect> Context<C> {
 
     /// Forgets everything kept about a resource that is gone. Every path by which a resource
     /// goes calls this: the finalizer's release, and a resource found deleted without it.
-    pub fn forget_object(&self, key: ObjectKey) {
+    pub(crate) fn forget_object(&self, key: ObjectKey) {
         self.memory.forget(key);
     }
 
@@ -173,7 +173,7 @@ impl<C: Connect> Context<C> {
     }
 
     /// How long to wait for a sweep to cover our write (the sweep also triggers us).
-    pub fn settle_wait(&self) -> Duration {
+    pub(crate) fn settle_wait(&self) -> Duration {
         self.lanes
             .sweeps()
             .map(|s| s.busy_interval * 3)
@@ -190,7 +190,7 @@ impl<C: Connect> Context<C> {
     /// every mapping each interval and triggers the resource whose mapping changed, so a timer
     /// per resource (10,000 of them in kube's scheduler) would only repeat it. In get mode, and
     /// while the region's sweeps fail, at the resync period.
-    pub fn idle(&self, key: ObjectKey, lane: &Lane<C::Port>) -> Action {
+    pub(crate) fn idle(&self, key: ObjectKey, lane: &Lane<C::Port>) -> Action {
         if lane.sweeping() {
             Action::await_change()
         } else {

@@ -33,7 +33,7 @@ impl<'a> Report<'a> {
 
     /// Copies what Lambda says about the mapping into status, with the region it was found in
     /// (from then on the resource is managed there; see [`crate::plan::region`]).
-    pub fn record_mapping(&mut self, region: &str, mapping: &ObservedMapping) {
+    pub(crate) fn record_mapping(&mut self, region: &str, mapping: &ObservedMapping) {
         let s = &mut self.status;
         s.uuid = Some(mapping.uuid.clone());
         s.region = Some(region.to_string());
@@ -53,7 +53,7 @@ impl<'a> Report<'a> {
     }
 
     /// Forget the mapping (it is gone).
-    pub fn clear_mapping(&mut self) {
+    pub(crate) fn clear_mapping(&mut self) {
         let s = &mut self.status;
         s.uuid = None;
         s.region = None;
@@ -66,7 +66,7 @@ impl<'a> Report<'a> {
         s.tags_digest = None;
     }
 
-    pub fn verdict(&mut self, verdict: &Verdict) {
+    pub(crate) fn verdict(&mut self, verdict: &Verdict) {
         let now = Time(jiff::Timestamp::now());
         self.status.observed_generation = self.esm.metadata.generation;
         self.status.conditions = verdict::conditions(

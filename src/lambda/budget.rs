@@ -64,7 +64,7 @@ impl Budget {
 
     /// `rate` requests per second on average, at most `burst` at once. The command line refuses
     /// values below the minimums; here they are raised to them, so a bucket always drains.
-    pub fn new(rate: f64, burst: f64) -> Self {
+    pub(crate) fn new(rate: f64, burst: f64) -> Self {
         let rate = rate.max(Self::MIN_RATE);
         let burst = burst.max(Self::MIN_BURST);
         Self {
@@ -89,7 +89,7 @@ impl Budget {
 
     /// Waits for a token. Reads wait while any write is waiting, unless no read has had a token
     /// for `1 / (rate × READ_SHARE)` seconds.
-    pub async fn acquire(&self, kind: CallKind) {
+    pub(crate) async fn acquire(&self, kind: CallKind) {
         // Counted while waiting, and uncounted however the wait ends: a write whose future is
         // dropped (shutdown, a cancelled reconcile) must not hold reads back for ever, nor a
         // dropped read writes.
@@ -163,7 +163,7 @@ impl Budget {
     /// Lambda answered 429: halve the rate (down to a tenth of the configured one) and pause
     /// for its Retry-After. A throttled write also holds reads back a little longer than that,
     /// so that its retry goes first.
-    pub fn throttled(&self, kind: CallKind, retry_after: Option<Duration>) {
+    pub(crate) fn throttled(&self, kind: CallKind, retry_after: Option<Duration>) {
         let mut b = self.lock();
         b.rate = (b.rate / 2.0).max(self.base_rate / 10.0);
         b.tokens = b.tokens.min(0.0);
@@ -178,7 +178,7 @@ impl Budget {
     }
 
     /// A call went through: recover the rate by 5 % of the configured one.
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         let mut b = self.lock();
         if b.rate < self.base_rate {
             b.rate = (b.rate + self.base_rate * 0.05).min(self.base_rate);

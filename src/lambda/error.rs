@@ -74,7 +74,7 @@ impl Op {
     }
 
     /// Whether it changes anything in Lambda (writes go first in the budget).
-    pub fn writes(self) -> bool {
+    pub(crate) fn writes(self) -> bool {
         matches!(
             self,
             Op::Create | Op::Update | Op::Delete | Op::Tag | Op::Untag
@@ -134,7 +134,7 @@ impl LambdaError {
 
     /// Lambda (or another AWS service) refused the call for its rate: retryable, and a signal
     /// to the shared budget to slow down.
-    pub fn is_throttled(&self) -> bool {
+    pub(crate) fn is_throttled(&self) -> bool {
         self.throttled
     }
 }

@@ -96,7 +96,7 @@ pub struct CreateOnlyField {
 
 /// A create-only setting, normalized so that equal settings compare equal (semantics §6.4, §6.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CreateOnlyValue {
+pub(crate) enum CreateOnlyValue {
     Text(String),
     /// Topics, queues, or brokers; brokers sorted, as Lambda returns them sorted whatever order
     /// they were sent in.
@@ -121,7 +121,7 @@ impl std::fmt::Display for CreateOnlyValue {
 
 /// A create-only setting that the spec and Lambda both state, with different values.
 #[derive(Clone, Debug)]
-pub struct CreateOnlyDifference {
+pub(crate) struct CreateOnlyDifference {
     pub field: &'static CreateOnlyField,
     pub wanted: CreateOnlyValue,
     pub found: CreateOnlyValue,
@@ -129,7 +129,7 @@ pub struct CreateOnlyDifference {
 
 impl CreateOnlyField {
     /// The field's value in a request or response; `None` when it is not there.
-    pub fn value(&self, fields: &MappingFields) -> Option<CreateOnlyValue> {
+    pub(crate) fn value(&self, fields: &MappingFields) -> Option<CreateOnlyValue> {
         (self.value)(fields)
     }
 }
@@ -144,7 +144,7 @@ fn consumer_group(config: Option<&KafkaEventSourceConfig>) -> Option<CreateOnlyV
 
 /// Every create-only setting (semantics §2.4). Tags are not here: they can change after
 /// creation, through TagResource rather than Update.
-pub static CREATE_ONLY: [CreateOnlyField; 12] = [
+pub(crate) static CREATE_ONLY: [CreateOnlyField; 12] = [
     CreateOnlyField {
         wire_name: "EventSourceArn",
         spec_path: "eventSourceARN",
@@ -249,7 +249,7 @@ pub static CREATE_ONLY: [CreateOnlyField; 12] = [
 ];
 
 /// The RabbitMQ source-access type that names the broker's virtual host; create-only (R16).
-pub const VIRTUAL_HOST: &str = "VIRTUAL_HOST";
+pub(crate) const VIRTUAL_HOST: &str = "VIRTUAL_HOST";
 
 impl MappingFields {
     /// The create-only settings this request or response carries.
@@ -263,7 +263,10 @@ impl MappingFields {
     /// reports) both state, with different values. A setting either side lacks is not compared:
     /// the spec leaves some to Lambda (a generated consumer group, the default consumption
     /// mode), and Lambda does not echo every setting for every source.
-    pub fn create_only_differences(&self, observed: &MappingFields) -> Vec<CreateOnlyDifference> {
+    pub(crate) fn create_only_differences(
+        &self,
+        observed: &MappingFields,
+    ) -> Vec<CreateOnlyDifference> {
         CREATE_ONLY
             .iter()
             .filter_map(|field| {
@@ -475,7 +478,7 @@ pub struct ListFilter {
 
 /// How we read Lambda's free-text `State` (semantics §4).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MappingState {
+pub(crate) enum MappingState {
     Creating,
     Enabling,
     Enabled,
@@ -488,7 +491,7 @@ pub enum MappingState {
 }
 
 impl MappingState {
-    pub fn parse(state: Option<&str>) -> Self {
+    pub(crate) fn parse(state: Option<&str>) -> Self {
         match state.unwrap_or("") {
             "Creating" => Self::Creating,
             "Enabling" => Self::Enabling,
@@ -502,12 +505,12 @@ impl MappingState {
     }
 
     /// Lambda refuses updates and deletes in these states (ResourceInUse), so we wait them out.
-    pub fn is_transitional(&self) -> bool {
+    pub(crate) fn is_transitional(&self) -> bool {
         !matches!(self, Self::Enabled | Self::Disabled)
     }
 
     /// The state's name if it is one this controller knows (a bounded metrics label).
-    pub fn known_name(&self) -> Option<&'static str> {
+    pub(crate) fn known_name(&self) -> Option<&'static str> {
         Some(match self {
             Self::Creating => "Creating",
             Self::Enabling => "Enabling",
@@ -520,7 +523,7 @@ impl MappingState {
         })
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Other(s) => s,
             known => known.known_name().unwrap_or_default(),
@@ -529,7 +532,7 @@ impl MappingState {
 }
 
 impl ObservedMapping {
-    pub fn state(&self) -> MappingState {
+    pub(crate) fn state(&self) -> MappingState {
         MappingState::parse(self.state.as_deref())
     }
 }

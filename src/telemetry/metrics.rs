@@ -124,7 +124,7 @@ impl Metrics {
 
     /// A reconcile starts; returns a guard that records its duration and result when it is
     /// finished or dropped (a cancelled reconcile counts as `cancelled`).
-    pub fn reconcile_started(&self) -> ReconcileTimer<'_> {
+    pub(crate) fn reconcile_started(&self) -> ReconcileTimer<'_> {
         self.in_flight.inc();
         ReconcileTimer {
             metrics: self,
@@ -133,7 +133,7 @@ impl Metrics {
         }
     }
 
-    pub fn aws_request(&self, operation: &str, outcome: &str) {
+    pub(crate) fn aws_request(&self, operation: &str, outcome: &str) {
         self.aws_requests
             .get_or_create(&AwsLabels {
                 operation: operation.to_string(),
@@ -143,7 +143,11 @@ impl Metrics {
     }
 
     /// A resource's mapping moved from one state label to another (`None`: no mapping).
-    pub fn mapping_state_changed(&self, from: Option<&'static str>, to: Option<&'static str>) {
+    pub(crate) fn mapping_state_changed(
+        &self,
+        from: Option<&'static str>,
+        to: Option<&'static str>,
+    ) {
         if let Some(old) = from {
             self.mappings
                 .get_or_create(&StateLabels { state: old.into() })
@@ -157,7 +161,7 @@ impl Metrics {
     }
 
     /// A resource turned Ready this long after this process created its mapping.
-    pub fn time_to_ready(&self, since_create: Duration) {
+    pub(crate) fn time_to_ready(&self, since_create: Duration) {
         self.time_to_ready.observe(since_create.as_secs_f64());
     }
 
