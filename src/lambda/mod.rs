@@ -94,6 +94,7 @@ macro_rules! decorate_lambda_port {
 pub mod aws;
 mod budget;
 mod error;
+mod guarded;
 mod metered;
 pub mod types;
 
@@ -102,6 +103,7 @@ use std::future::Future;
 
 pub use budget::{Budget, Budgeted, CallKind};
 pub use error::{ErrorKind, LambdaError, classify, conflicting_uuid, is_throttle_code};
+pub use guarded::{Guarded, NOT_LEADER};
 pub use metered::Metered;
 pub use types::*;
 
