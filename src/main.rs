@@ -4,14 +4,17 @@ use std::time::Duration;
 
 use clap::Parser;
 use esm_controller::api::EventSourceMapping;
-use esm_controller::controller::leader::{Elector, LeaseSettings};
+use esm_controller::controller::leader::{
+    Elector, Leadership, LeaseSettings, LeaseTiming, WriteFence,
+};
 use esm_controller::controller::{self, Context, Settings, SweepSettings, WatchScope};
 use esm_controller::http::{self, Readiness};
 use esm_controller::lambda::aws::{AwsLambda, AwsSettings};
-use esm_controller::lambda::{Budget, Budgeting, Metering};
+use esm_controller::lambda::{Budget, Budgeting, Guarding, Metering};
 use esm_controller::telemetry::Metrics;
 use esm_controller::telemetry::{self, LogFormat};
 use kube::api::ListParams;
+use kube::client::ClientBuilder;
 use kube::{Api, Client};
 
 #[derive(Parser)]
@@ -93,6 +96,18 @@ struct RunArgs {
     /// Name of the leader-election Lease.
     #[arg(long, env = "ESM_LEADER_ELECTION_ID", default_value = "esm-controller")]
     leader_election_id: String,
+    /// How long the Lease stays valid without renewal, in whole seconds: how long a standby
+    /// waits after the leader's last renewal before it takes over.
+    #[arg(long, env = "ESM_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    leader_election_lease_duration: Duration,
+    /// How long the leader goes on without renewing the Lease; then it makes no more AWS or
+    /// Kubernetes writes and exits. Shorter than the lease duration.
+    #[arg(long, env = "ESM_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    leader_election_renew_deadline: Duration,
+    /// How often the leader renews the Lease (and retries a failed renewal), and how often a
+    /// standby tries to take it. Shorter than the renew deadline.
+    #[arg(long, env = "ESM_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    leader_election_retry_period: Duration,
     /// Log line format: `text` for people, `json` (one object per line) for log pipelines.
     #[arg(long, env = "ESM_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -107,6 +122,18 @@ enum ObserveMode {
     List,
     Get,
 }
+
+/// Kubernetes API timeouts. kube waits for a response for ever by default, so one stalled
+/// connection would hold a reconcile, or the start-up, indefinitely. Opening a connection:
+const KUBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// From sending a request to its response headers. This covers watches too: the API server
+/// answers a watch's headers at once and streams its events afterwards.
+const KUBE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A socket read that makes no progress. It must outlast a quiet watch, which the watcher asks
+/// the server to end after 290 s, with perhaps no event in between.
+const KUBE_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// A socket write that makes no progress (request bodies are small).
+const KUBE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A budget above this is no budget at all: Lambda's quota is 15 requests/s, so a bigger number
 /// is a typo (requests per minute, milliseconds), not a plan.
@@ -129,6 +156,33 @@ fn number_in_range(text: &str, min: f64, max: f64) -> Result<f64, String> {
         return Err(out_of_range());
     }
     Ok(n)
+}
+
+/// The leader-election timing from the flags, refused at start-up when it could let two
+/// replicas write at once.
+fn lease_timing(args: &RunArgs) -> Result<LeaseTiming, String> {
+    LeaseTiming::new(
+        args.leader_election_lease_duration,
+        args.leader_election_renew_deadline,
+        args.leader_election_retry_period,
+    )
+    .map_err(|e| {
+        format!(
+            "--leader-election-lease-duration, --leader-election-renew-deadline, \
+             --leader-election-retry-period: {e}"
+        )
+    })
+}
+
+/// A client on `config` (with the timeouts above) whose writes pass only while `leadership`
+/// is current.
+fn kube_client(config: kube::Config, leadership: Arc<Leadership>) -> Result<Client, String> {
+    let builder = ClientBuilder::try_from(config)
+        .map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
+    Ok(builder
+        .with_layer(&tower::timeout::TimeoutLayer::new(KUBE_REQUEST_TIMEOUT))
+        .with_layer(&WriteFence::new(leadership))
+        .build())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -197,9 +251,22 @@ async fn run(args: RunArgs) -> Result<(), String> {
     // One TLS provider for kube and the AWS SDK.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
-    let client = Client::try_default().await.map_err(|e| {
+    let timing = if args.leader_elect {
+        Some(lease_timing(&args)?)
+    } else {
+        None
+    };
+    let mut kube_config = kube::Config::infer().await.map_err(|e| {
         format!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
     })?;
+    kube_config.connect_timeout = Some(KUBE_CONNECT_TIMEOUT);
+    kube_config.read_timeout = Some(KUBE_READ_TIMEOUT);
+    kube_config.write_timeout = Some(KUBE_WRITE_TIMEOUT);
+    // Count the read timeout from each request, not from when its pooled connection went idle.
+    kube_config.reset_reader_on_write = true;
+    // Start-up checks and the elector. Not fenced: taking and renewing the Lease are the writes
+    // that must pass while leadership is not current.
+    let client = kube_client(kube_config.clone(), Arc::new(Leadership::unconditional()))?;
     // Fail clearly, not with watch errors, when the CRD is missing.
     let probe: Api<EventSourceMapping> = match args.namespaces.first() {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -272,7 +339,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         stopped(),
     ));
 
-    let elector = if args.leader_elect {
+    let elector = if let Some(timing) = timing {
         let namespace = args
             .leader_election_namespace
             .clone()
@@ -281,7 +348,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
             .unwrap_or_else(|_| format!("esm-controller-{}", std::process::id()));
         let elector = Elector::new(
             client.clone(),
-            LeaseSettings::new(namespace, args.leader_election_id.clone(), identity),
+            LeaseSettings::new(namespace, args.leader_election_id.clone(), identity)
+                .with_timing(timing),
         );
         // A standby replica is healthy and ready to take over.
         readiness.set_ready();
@@ -294,14 +362,22 @@ async fn run(args: RunArgs) -> Result<(), String> {
         None
     };
 
-    // Each lane's calls are counted, then spent from the lane's own budget.
+    // Without leader election, the operator runs one replica and every check passes.
+    let leadership = match &elector {
+        Some(elector) => elector.leadership(),
+        None => Arc::new(Leadership::unconditional()),
+    };
+    // Each lane's calls are spent from the lane's own budget, then checked against leadership
+    // (last, right before they are sent), then counted.
     let connector = Budgeting::new(
-        Metering::new(lambda, metrics.clone()),
+        Guarding::new(Metering::new(lambda, metrics.clone()), leadership.clone()),
         args.aws_rate_limit,
         args.aws_burst
             .unwrap_or(args.aws_rate_limit.max(Budget::MIN_BURST)),
     );
-    let mut ctx = Context::new(client, connector, settings).with_metrics(metrics);
+    // Status, finalizer and Event writes are fenced like Lambda calls.
+    let controller_client = kube_client(kube_config, leadership)?;
+    let mut ctx = Context::new(controller_client, connector, settings).with_metrics(metrics);
     if args.observe == ObserveMode::List {
         ctx = ctx.with_sweeps(SweepSettings {
             interval: args.sweep_interval,
@@ -317,7 +393,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let result = match &elector {
         Some(elector) => tokio::select! {
             _ = controller => Ok(()),
-            reason = elector.hold() => Err(format!("stopping: lost leadership ({reason})")),
+            reason = elector.hold() => Err(format!(
+                "stopping: lost leadership ({reason}); exiting so that the pod restarts as a standby"
+            )),
         },
         None => {
             controller.await;
@@ -435,6 +513,27 @@ mod tests {
         assert_eq!((args.aws_rate_limit, args.aws_burst), (2.5, Some(4.0)));
         let edges = run_args(&["--aws-rate-limit=0.1", "--aws-burst=1000"]).unwrap();
         assert_eq!((edges.aws_rate_limit, edges.aws_burst), (0.1, Some(1000.0)));
+    }
+
+    #[test]
+    fn leader_election_timings_that_could_let_two_replicas_write_are_refused_at_start_up() {
+        let args = run_args(&[]).unwrap();
+        assert_eq!(lease_timing(&args), Ok(LeaseTiming::default()));
+        let args = run_args(&[
+            "--leader-election-lease-duration=8s",
+            "--leader-election-renew-deadline=5s",
+            "--leader-election-retry-period=500ms",
+        ])
+        .unwrap();
+        assert!(lease_timing(&args).is_ok());
+        let args = run_args(&[
+            "--leader-election-lease-duration=10s",
+            "--leader-election-renew-deadline=10s",
+        ])
+        .unwrap();
+        let err = lease_timing(&args).unwrap_err();
+        assert!(err.contains("--leader-election-renew-deadline"), "{err}");
+        assert!(err.contains("shorter than the lease duration"), "{err}");
     }
 
     #[test]

@@ -5,19 +5,20 @@
 //! `{"Type":"User"|"Service","message":"…"}`; throttling adds `Retry-After` and
 //! `retryAfterSeconds`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use axum::{Extension, Router};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -37,6 +38,7 @@ pub async fn serve(
 /// The full router (Lambda API + admin API), for embedding or `tower` tests.
 pub fn router(model: Model) -> Router {
     const ESM: &str = "/2015-03-31/event-source-mappings";
+    let requests = Requests::default();
     Router::new()
         // The SDK sends no trailing slash; other clients may.
         .route(ESM, post(create_mapping).get(list_mappings))
@@ -74,21 +76,90 @@ pub fn router(model: Model) -> Router {
             post(admin_lambda_disable),
         )
         .route("/_emulator/calls", get(admin_calls))
+        .route("/_emulator/requests", get(admin_requests))
         .route("/_emulator/delays", post(admin_delays))
         .route("/_emulator/rate-limit", post(admin_rate_limit))
         .fallback(unknown_operation)
         .layer(middleware::from_fn(log_request))
+        // Outside the logging layer, so that the log finds it in the request's extensions.
+        .layer(Extension(requests))
         .with_state(model)
 }
 
 /// One line per request on stderr: method, path, status. Never bodies (they may hold secrets
-/// such as source-access URIs).
+/// such as source-access URIs). Lambda requests are also kept for `GET /_emulator/requests`.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let requests = request.extensions().get::<Requests>().cloned();
+    // Numbered on arrival, so that the order is the order Lambda would have seen them in.
+    let lambda = !path.starts_with("/_emulator/");
+    let seq = requests
+        .as_ref()
+        .filter(|_| lambda)
+        .map(|r| r.next.fetch_add(1, Ordering::SeqCst));
+    let caller = access_key_id(&request);
     let response = next.run(request).await;
-    tracing::info!("{method} {path} {}", response.status().as_u16());
+    let status = response.status().as_u16();
+    tracing::info!("{method} {path} {status}");
+    if let (Some(requests), Some(seq)) = (requests, seq) {
+        requests.push(LoggedRequest {
+            seq,
+            method: method.to_string(),
+            path,
+            caller,
+            status,
+        });
+    }
     response
+}
+
+/// The access key id of a SigV4-signed request (`Authorization: AWS4-HMAC-SHA256
+/// Credential=<key id>/<date>/<region>/<service>/aws4_request, …`): who sent it. The key id
+/// names a credential without being a secret; the signature is never kept.
+fn access_key_id(request: &Request) -> Option<String> {
+    let auth = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let key = credential.split('/').next()?;
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// How many Lambda requests `GET /_emulator/requests` remembers (the oldest are dropped).
+const REQUESTS_KEPT: usize = 100_000;
+
+/// The Lambda requests received, in arrival order (admin requests are not kept).
+#[derive(Clone, Default)]
+struct Requests {
+    next: Arc<AtomicU64>,
+    kept: Arc<Mutex<VecDeque<LoggedRequest>>>,
+}
+
+impl Requests {
+    fn push(&self, request: LoggedRequest) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() == REQUESTS_KEPT {
+            kept.pop_front();
+        }
+        // Requests finish out of order; keep the list in arrival order.
+        let at = kept.partition_point(|r| r.seq < request.seq);
+        kept.insert(at, request);
+    }
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoggedRequest {
+    /// Arrival order (numbers are never reused, not even after a reset).
+    seq: u64,
+    method: String,
+    path: String,
+    /// The SigV4 access key id, `null` for an unsigned request.
+    caller: Option<String>,
+    status: u16,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,8 +420,16 @@ fn admin_result(result: Result<(), ApiError>) -> Response {
     }
 }
 
-async fn admin_reset(State(model): State<Model>) -> Response {
+async fn admin_reset(
+    State(model): State<Model>,
+    Extension(requests): Extension<Requests>,
+) -> Response {
     model.reset();
+    requests
+        .kept
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
     empty_response(StatusCode::NO_CONTENT)
 }
 
@@ -520,6 +599,11 @@ async fn admin_lambda_disable(
 
 async fn admin_calls(State(model): State<Model>) -> Response {
     json_response(StatusCode::OK, &json!(model.call_counts()))
+}
+
+async fn admin_requests(Extension(requests): Extension<Requests>) -> Response {
+    let kept = requests.kept.lock().unwrap_or_else(|e| e.into_inner());
+    json_response(StatusCode::OK, &json!(*kept))
 }
 
 #[derive(Deserialize)]

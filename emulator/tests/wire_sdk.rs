@@ -814,6 +814,71 @@ async fn admin_api_drives_the_model() {
 }
 
 #[tokio::test]
+async fn request_log_names_each_caller_in_arrival_order() {
+    let emu = start().await;
+    let created = emu
+        .client
+        .create_event_source_mapping()
+        .function_name("worker")
+        .event_source_arn(SQS)
+        .send()
+        .await
+        .unwrap();
+    // An unsigned request (another tool), then admin calls, which are not Lambda requests.
+    let uuid = created.uuid().unwrap();
+    let got = raw(
+        emu.addr,
+        "GET",
+        &format!("/2015-03-31/event-source-mappings/{uuid}"),
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    raw(emu.addr, "GET", "/_emulator/calls", None).await;
+
+    let log = raw(emu.addr, "GET", "/_emulator/requests", None)
+        .await
+        .json();
+    let seen: Vec<(u64, &str, &str, Option<&str>, u64)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["seq"].as_u64().unwrap(),
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap(),
+                r["caller"].as_str(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let get_path = format!("/2015-03-31/event-source-mappings/{uuid}");
+    assert_eq!(
+        seen,
+        [
+            (
+                0,
+                "POST",
+                "/2015-03-31/event-source-mappings",
+                Some("AKIDEMULATOR"),
+                202
+            ),
+            (1, "GET", get_path.as_str(), None, 200),
+        ]
+    );
+
+    assert_eq!(
+        raw(emu.addr, "POST", "/_emulator/reset", None).await.status,
+        204
+    );
+    let log = raw(emu.addr, "GET", "/_emulator/requests", None)
+        .await
+        .json();
+    assert_eq!(log, json!([]));
+}
+
+#[tokio::test]
 async fn fault_latency_delays_the_http_response() {
     let emu = start().await;
     let fault = json!({"operation": "ListEventSourceMappings", "status": 500, "code": "ServiceException",

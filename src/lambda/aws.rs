@@ -54,8 +54,17 @@ const PAGE_SIZE: i32 = 100;
 
 /// Bounds one HTTP attempt. The SDK sets only a connect timeout by default, so a connection
 /// that stalls after connecting would hold a reconcile forever. Timeouts are retried by the
-/// SDK like other transient failures.
+/// SDK like other transient failures. Lambda's control plane answers in well under a second;
+/// 30 s leaves room for a slow region without letting one call hold a reconcile for minutes.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bounds a whole call, the SDK's own retries included (3 attempts when
+/// [`AwsSettings::max_attempts`] is unset; the controller makes one).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Bounds opening a connection (DNS, TCP, TLS). An endpoint that does not accept within a few
+/// seconds is unreachable; the call fails and its resource is retried with backoff.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings from the command line / environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -173,7 +182,10 @@ impl AwsLambda {
             config = config.endpoint_url(url.clone());
         }
         // Timeouts configured in the shared config win; ours only fills the gap.
-        let ours = TimeoutConfig::builder().operation_attempt_timeout(ATTEMPT_TIMEOUT);
+        let ours = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT);
         let timeouts = match self.inner.config.timeout_config() {
             Some(shared) => shared.to_builder().take_unset_from(ours).build(),
             None => ours.build(),
@@ -1671,11 +1683,11 @@ mod tests {
             Some("ap-south-1")
         );
         let timeouts = client.config().timeout_config().unwrap();
+        // Every call is bounded, whole and per attempt, and so is connecting (the SDK's own
+        // connect timeout, when its defaults set one, stays).
         assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
-        assert!(
-            timeouts.connect_timeout().is_some(),
-            "the SDK default stays"
-        );
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        assert!(timeouts.connect_timeout().is_some());
         for bad in ["", "US-EAST-1", "us east 1", "../x"] {
             let err = lambda
                 .connect(&LaneKey::region(bad))

@@ -82,6 +82,7 @@ macro_rules! decorate_lambda_port {
 pub mod aws;
 mod budget;
 mod error;
+mod guarded;
 mod metered;
 pub mod types;
 
@@ -90,6 +91,7 @@ use std::future::Future;
 
 pub use budget::{Budget, Budgeted, Budgeting, CallKind};
 pub use error::{ErrorKind, LambdaError, Op, classify, conflicting_uuid, is_throttle_code};
+pub use guarded::{Guarded, Guarding, NOT_LEADER};
 pub use metered::{Metered, Metering};
 pub use types::*;
 

@@ -233,6 +233,11 @@ class Emulator:
     def calls(self) -> dict[str, int]:
         return self._call("GET", "/calls") or {}
 
+    def requests(self) -> list[dict]:
+        """Every Lambda request in arrival order: seq, method, path, caller (the SigV4 access
+        key id), status."""
+        return self._call("GET", "/requests") or []
+
     def delays(self, transition_ms: int | None = None, deleting_ms: int | None = None) -> None:
         body = {}
         if transition_ms is not None:

@@ -205,6 +205,11 @@ check(
     "--leader-elect" in a and f"--leader-election-namespace={NAMESPACE}" in a and "--leader-election-id=esm-controller" in a,
     "[replicas=2] leader election switched on automatically (--leader-elect, namespace, id)", str(a),
 )
+check(
+    "--leader-election-lease-duration=15s" in a and "--leader-election-renew-deadline=10s" in a
+    and "--leader-election-retry-period=2s" in a,
+    "[replicas=2] lease timing passed (15s lease, 10s renew deadline, 2s retry period)", str(a),
+)
 check(deploy.get("spec", {}).get("strategy", {}).get("type") == "RollingUpdate", "[replicas=2] strategy RollingUpdate")
 role = one(docs, "Role", f"{FULLNAME}-leader-election", NAMESPACE)
 lease_rules = role.get("rules", [])
