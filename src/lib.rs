@@ -8,4 +8,5 @@ pub mod controller;
 pub mod http;
 pub mod lambda;
 pub mod plan;
+mod sync;
 pub mod telemetry;

@@ -247,15 +247,84 @@ fn main() -> ExitCode {
     }
 }
 
+/// The controller's life: connect to Kubernetes and AWS, serve health and metrics, win the
+/// lease when electing, run until stopped or until leadership is lost.
 async fn run(args: RunArgs) -> Result<(), String> {
     // One TLS provider for kube and the AWS SDK.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-
     let timing = if args.leader_elect {
         Some(lease_timing(&args)?)
     } else {
         None
     };
+    let kube_config = kube_config().await?;
+    // Start-up checks and the elector. Not fenced: taking and renewing the Lease are the writes
+    // that must pass while leadership is not current.
+    let client = kube_client(kube_config.clone(), Arc::new(Leadership::unconditional()))?;
+    check_crd(&client, args.namespaces.first()).await?;
+    let lambda = aws_lambda(&args).await?;
+    let settings = Settings {
+        cluster_name: args.cluster_name.clone(),
+        default_region: lambda.default_region(),
+        resync: args.resync_period,
+        stalled_recheck: args.stalled_recheck,
+    };
+    log_start(&args, &settings);
+
+    let stopped = stop_on_signal();
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Arc::new(Readiness::default());
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
+    let serving = http::serve(listener, metrics.clone(), readiness.clone(), stopped());
+    tokio::spawn(serving);
+
+    let elector = match timing {
+        Some(timing) => {
+            let elector = elector(&args, client, timing)?;
+            // A standby replica is healthy and ready to take over.
+            readiness.set_ready();
+            tokio::select! {
+                _ = elector.acquire() => {},
+                _ = stopped() => return Ok(()),
+            }
+            Some(elector)
+        }
+        None => None,
+    };
+    // Without leader election, the operator runs one replica and every check passes.
+    let leadership = match &elector {
+        Some(elector) => elector.leadership(),
+        None => Arc::new(Leadership::unconditional()),
+    };
+    // Each lane's calls are spent from the lane's own budget, then checked against leadership
+    // (last, right before they are sent), then counted.
+    let burst = args.aws_burst;
+    let connector = Budgeting::new(
+        Guarding::new(Metering::new(lambda, metrics.clone()), leadership.clone()),
+        args.aws_rate_limit,
+        burst.unwrap_or(args.aws_rate_limit.max(Budget::MIN_BURST)),
+    );
+    // Status, finalizer and Event writes are fenced like Lambda calls.
+    let controller_client = kube_client(kube_config, leadership)?;
+    let mut ctx = Context::new(controller_client, connector, settings).with_metrics(metrics);
+    if args.observe == ObserveMode::List {
+        ctx = ctx.with_sweeps(SweepSettings {
+            interval: args.sweep_interval,
+            busy_interval: args.sweep_busy_interval,
+        });
+    }
+    let scope = WatchScope {
+        namespaces: args.namespaces,
+        label_selector: args.label_selector,
+    };
+    let controller = controller::run(Arc::new(ctx), scope, args.concurrency, readiness, stopped());
+    lead_until_done(controller, elector.as_ref()).await
+}
+
+/// The Kubernetes client configuration, with every request bounded in time.
+async fn kube_config() -> Result<kube::Config, String> {
     let mut kube_config = kube::Config::infer().await.map_err(|e| {
         format!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
     })?;
@@ -264,22 +333,25 @@ async fn run(args: RunArgs) -> Result<(), String> {
     kube_config.write_timeout = Some(KUBE_WRITE_TIMEOUT);
     // Count the read timeout from each request, not from when its pooled connection went idle.
     kube_config.reset_reader_on_write = true;
-    // Start-up checks and the elector. Not fenced: taking and renewing the Lease are the writes
-    // that must pass while leadership is not current.
-    let client = kube_client(kube_config.clone(), Arc::new(Leadership::unconditional()))?;
-    // Fail clearly, not with watch errors, when the CRD is missing.
-    let probe: Api<EventSourceMapping> = match args.namespaces.first() {
+    Ok(kube_config)
+}
+
+/// Fails clearly, not with watch errors, when the CRD is missing or RBAC forbids the list.
+async fn check_crd(client: &Client, namespace: Option<&String>) -> Result<(), String> {
+    let probe: Api<EventSourceMapping> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    if let Err(e) = probe.list(&ListParams::default().limit(1)).await {
-        return Err(match e {
-            kube::Error::Api(s) if s.code == 404 => "the EventSourceMapping CRD is not installed: kubectl apply --server-side -f crds/ (or install the Helm chart)".to_string(),
-            kube::Error::Api(s) if s.code == 403 => format!("not allowed to list eventsourcemappings.lambda.esm-controller.dev: {} (check the controller's RBAC)", s.message),
-            other => format!("cannot list EventSourceMappings: {other}"),
-        });
+    match probe.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err("the EventSourceMapping CRD is not installed: kubectl apply --server-side -f crds/ (or install the Helm chart)".to_string()),
+        Err(kube::Error::Api(s)) if s.code == 403 => Err(format!("not allowed to list eventsourcemappings.lambda.esm-controller.dev: {} (check the controller's RBAC)", s.message)),
+        Err(other) => Err(format!("cannot list EventSourceMappings: {other}")),
     }
+}
 
+/// The AWS side, with credentials checked now rather than at the first reconcile.
+async fn aws_lambda(args: &RunArgs) -> Result<AwsLambda, String> {
     let lambda = AwsLambda::new(AwsSettings {
         endpoint_url: args.aws_endpoint_url.clone(),
         default_region: args.region.clone(),
@@ -288,19 +360,15 @@ async fn run(args: RunArgs) -> Result<(), String> {
     })
     .await;
     lambda.check_credentials().await?;
-    let default_region = lambda.default_region();
-    if default_region.is_none() {
+    if lambda.default_region().is_none() {
         tracing::warn!(
             "no default AWS region (AWS_REGION or --region): every resource must set spec.region"
         );
     }
+    Ok(lambda)
+}
 
-    let settings = Settings {
-        cluster_name: args.cluster_name,
-        default_region,
-        resync: args.resync_period,
-        stalled_recheck: args.stalled_recheck,
-    };
+fn log_start(args: &RunArgs, settings: &Settings) {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         cluster = settings.cluster_name,
@@ -313,84 +381,45 @@ async fn run(args: RunArgs) -> Result<(), String> {
         aws_rate_limit = args.aws_rate_limit,
         "starting esm-controller"
     );
+}
 
-    // One shutdown signal for everything: the HTTP server, the lease and the controller.
+/// Resolves when the process is asked to stop.
+type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>;
+
+/// One shutdown signal for everything (the HTTP server, the lease and the controller): each
+/// call of the returned function gives a future that resolves on SIGTERM or Ctrl-C.
+fn stop_on_signal() -> impl Fn() -> Stopped {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let stopped = move || {
+    move || {
         let mut rx = stop_rx.clone();
-        async move {
+        Box::pin(async move {
             let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-
-    let metrics = Arc::new(Metrics::new());
-    let readiness = Arc::new(Readiness::default());
-    let listener = tokio::net::TcpListener::bind(args.http_addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
-    tokio::spawn(http::serve(
-        listener,
-        metrics.clone(),
-        readiness.clone(),
-        stopped(),
-    ));
-
-    let elector = if let Some(timing) = timing {
-        let namespace = args
-            .leader_election_namespace
-            .clone()
-            .ok_or("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")?;
-        let identity = std::env::var("POD_NAME")
-            .unwrap_or_else(|_| format!("esm-controller-{}", std::process::id()));
-        let elector = Elector::new(
-            client.clone(),
-            LeaseSettings::new(namespace, args.leader_election_id.clone(), identity)
-                .with_timing(timing),
-        );
-        // A standby replica is healthy and ready to take over.
-        readiness.set_ready();
-        tokio::select! {
-            _ = elector.acquire() => {},
-            _ = stopped() => return Ok(()),
-        }
-        Some(elector)
-    } else {
-        None
-    };
-
-    // Without leader election, the operator runs one replica and every check passes.
-    let leadership = match &elector {
-        Some(elector) => elector.leadership(),
-        None => Arc::new(Leadership::unconditional()),
-    };
-    // Each lane's calls are spent from the lane's own budget, then checked against leadership
-    // (last, right before they are sent), then counted.
-    let connector = Budgeting::new(
-        Guarding::new(Metering::new(lambda, metrics.clone()), leadership.clone()),
-        args.aws_rate_limit,
-        args.aws_burst
-            .unwrap_or(args.aws_rate_limit.max(Budget::MIN_BURST)),
-    );
-    // Status, finalizer and Event writes are fenced like Lambda calls.
-    let controller_client = kube_client(kube_config, leadership)?;
-    let mut ctx = Context::new(controller_client, connector, settings).with_metrics(metrics);
-    if args.observe == ObserveMode::List {
-        ctx = ctx.with_sweeps(SweepSettings {
-            interval: args.sweep_interval,
-            busy_interval: args.sweep_busy_interval,
-        });
+        })
     }
-    let ctx = Arc::new(ctx);
-    let scope = WatchScope {
-        namespaces: args.namespaces,
-        label_selector: args.label_selector,
-    };
-    let controller = controller::run(ctx, scope, args.concurrency, readiness, stopped());
-    let result = match &elector {
+}
+
+fn elector(args: &RunArgs, client: Client, timing: LeaseTiming) -> Result<Elector, String> {
+    let namespace = args
+        .leader_election_namespace
+        .clone()
+        .ok_or("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")?;
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("esm-controller-{}", std::process::id()));
+    let lease = LeaseSettings::new(namespace, args.leader_election_id.clone(), identity);
+    Ok(Elector::new(client, lease.with_timing(timing)))
+}
+
+/// Runs the controller; with an elector, only while the lease is held: losing it stops the
+/// process, so that the pod restarts as a standby.
+async fn lead_until_done(
+    controller: impl std::future::Future<Output = ()>,
+    elector: Option<&Elector>,
+) -> Result<(), String> {
+    let result = match elector {
         Some(elector) => tokio::select! {
             _ = controller => Ok(()),
             reason = elector.hold() => Err(format!(
@@ -402,7 +431,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             Ok(())
         }
     };
-    if let Some(elector) = &elector {
+    if let Some(elector) = elector {
         elector.release().await;
     }
     tracing::info!("stopped");

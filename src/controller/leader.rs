@@ -150,7 +150,7 @@ impl Leadership {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Standing> {
-        self.standing.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.standing)
     }
 
     /// A write to the Lease that was sent at `sent` succeeded. Counting from when it was sent,

@@ -211,11 +211,7 @@ impl<C: Connect> Context<C> {
 /// mapping. Past this bound the failure is reported (Ready=False, Retrying).
 pub const READ_FAILURE_GRACE: Duration = Duration::from_secs(300);
 
-/// Locks a mutex, going on with the data if a thread panicked while holding it: every map
-/// behind these locks is left consistent between statements, so the data is still good.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 /// Requeue policy for errors that escaped the reconcile.
 pub fn error_policy<K: Resource, C: Connect>(
@@ -289,46 +285,12 @@ pub async fn run<C: Connect>(
     let controllers: Vec<_> = namespaces
         .into_iter()
         .map(|namespace| {
-            let api: Api<PartialObjectMeta<EventSourceMapping>> = match &namespace {
-                Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-                None => Api::all(ctx.client.clone()),
-            };
-            // Metadata only: a reconcile reads the resource itself from the API server. Each
-            // event updates the store (names, for lookups and sweep triggers); only those that
-            // change what a reconcile acts on start one (not our own status writes).
-            let (reader, mut writer) = kube::runtime::reflector::store::<StoredMapping>();
-            let mut changes = stored::Changes::default();
-            let objects = watcher(api, config.clone())
-                .default_backoff()
-                .map_ok(move |event| {
-                    writer.apply_watcher_event(&StoredMapping::event(&event));
-                    futures::stream::iter(changes.admit(&event).into_iter().map(Ok))
-                })
-                .try_flatten();
-            let controller = Controller::for_stream(objects, reader)
-                .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+            let controller = watch(&ctx.client, namespace.as_deref(), &config, concurrency);
             (namespace, controller)
         })
         .collect();
-    let stores: Vec<_> = controllers.iter().map(|(_, c)| c.store()).collect();
-    tokio::spawn(async move {
-        for store in stores {
-            // kube's DelayedInit wakes only the latest waiter and the controller's applier waits
-            // on the same store, so ask again every second (a new wait returns at once when the
-            // store is ready).
-            loop {
-                match tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await {
-                    Ok(Ok(())) => break,
-                    Ok(Err(_)) => return,
-                    Err(_) => continue,
-                }
-            }
-        }
-        tracing::info!("watch caches synced");
-        // The initial list held every resource twice (pages and store) for a moment.
-        crate::telemetry::memory::release_free();
-        readiness.set_ready();
-    });
+    let stores = controllers.iter().map(|(_, c)| c.store()).collect();
+    tokio::spawn(ready_when_synced(stores, readiness));
     let runs = controllers.into_iter().map(|(namespace, controller)| {
         let controller = match ctx.lanes.sweeps() {
             // Mappings the sweep saw change are reconciled at once, by the controller that
@@ -350,4 +312,54 @@ pub async fn run<C: Connect>(
     futures::future::join_all(runs).await;
     // The lanes' sweepers end with the controller.
     ctx.lanes.shutdown();
+}
+
+/// The controller of one namespace (or all): it watches metadata only, and a reconcile reads
+/// the resource itself from the API server. Each event updates the store (names, for lookups and
+/// sweep triggers); only those that change what a reconcile acts on start one (not our own
+/// status writes).
+fn watch(
+    client: &Client,
+    namespace: Option<&str>,
+    config: &watcher::Config,
+    concurrency: u16,
+) -> Controller<StoredMapping> {
+    let api: Api<PartialObjectMeta<EventSourceMapping>> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (reader, mut writer) = kube::runtime::reflector::store::<StoredMapping>();
+    let mut changes = stored::Changes::default();
+    let objects = watcher(api, config.clone())
+        .default_backoff()
+        .map_ok(move |event| {
+            writer.apply_watcher_event(&StoredMapping::event(&event));
+            futures::stream::iter(changes.admit(&event).into_iter().map(Ok))
+        })
+        .try_flatten();
+    Controller::for_stream(objects, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
+}
+
+/// Sets `readiness` once every watch cache has synced.
+async fn ready_when_synced(
+    stores: Vec<kube::runtime::reflector::Store<StoredMapping>>,
+    readiness: Arc<crate::http::Readiness>,
+) {
+    for store in stores {
+        // kube's DelayedInit wakes only the latest waiter and the controller's applier waits on
+        // the same store, so ask again every second (a new wait returns at once when the store
+        // is ready).
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await {
+                Ok(Ok(())) => break,
+                Ok(Err(_)) => return,
+                Err(_) => continue,
+            }
+        }
+    }
+    tracing::info!("watch caches synced");
+    // The initial list held every resource twice (pages and store) for a moment.
+    crate::telemetry::memory::release_free();
+    readiness.set_ready();
 }

@@ -3,7 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::events::EventType;
+use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::api::{EventSourceMapping, EventSourceMappingStatus, FIELD_MANAGER};
@@ -135,14 +135,14 @@ impl Events {
 
     /// Publishes an event about the resource. Failures are logged, never fatal: an event is a
     /// courtesy, the status is the record.
-    pub async fn publish(
-        &self,
-        esm: &EventSourceMapping,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) {
+    pub(crate) async fn publish(&self, esm: &EventSourceMapping, happened: Event) {
+        let Event {
+            type_,
+            reason,
+            note,
+            action,
+            ..
+        } = happened;
         let namespace = esm.namespace().unwrap_or_else(|| "default".into());
         let now = jiff::Timestamp::now();
         let event = k8s_openapi::api::events::v1::Event {
@@ -156,9 +156,9 @@ impl Events {
                 EventType::Normal => "Normal".into(),
                 EventType::Warning => "Warning".into(),
             }),
-            reason: Some(reason.into()),
-            action: Some(action.into()),
-            note: Some(truncate(note, NOTE_LIMIT)),
+            reason: Some(reason.clone()),
+            action: Some(action),
+            note: note.map(|note| truncate(note, NOTE_LIMIT)),
             regarding: Some(esm.object_ref(&())),
             reporting_controller: Some(self.controller.clone()),
             reporting_instance: Some(self.instance.clone()),

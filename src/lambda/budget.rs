@@ -84,7 +84,7 @@ impl Budget {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
-        self.bucket.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.bucket)
     }
 
     /// Waits for a token. Reads wait while any write is waiting, unless no read has had a token

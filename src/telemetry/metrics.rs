@@ -5,6 +5,8 @@ use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
+
+use crate::sync::lock;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -119,7 +121,7 @@ impl Metrics {
 
     /// Reads the queue depth from `source` from now on.
     pub fn count_queue_with(&self, source: Weak<dyn Overdue>) {
-        *self.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(source);
+        *lock(&self.queue) = Some(source);
     }
 
     /// A reconcile starts; returns a guard that records its duration and result when it is
@@ -167,12 +169,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
-        let source = self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .and_then(Weak::upgrade);
+        let source = lock(&self.queue).as_ref().and_then(Weak::upgrade);
         if let Some(source) = source {
             let overdue = source.overdue(tokio::time::Instant::now());
             self.queue_depth.set(overdue as i64);

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::EventType;
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, Event as Finalize};
 use kube::{Api, ResourceExt};
 
@@ -160,7 +160,16 @@ impl<'a, C: Connect> Pass<'a, C> {
     async fn publish(&self, type_: EventType, reason: &str, action: &str, note: String) {
         self.ctx
             .events
-            .publish(self.esm, type_, reason, action, note)
+            .publish(
+                self.esm,
+                Event {
+                    type_,
+                    reason: reason.into(),
+                    note: Some(note),
+                    action: action.into(),
+                    secondary: None,
+                },
+            )
             .await;
     }
 
