@@ -708,3 +708,324 @@ fn registry_only(c: Option<&wire::KafkaEventSourceConfig>) -> Option<wire::Kafka
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The type system makes every rule complete; these check that every rule is about its own
+    //! field. A row copied from another and not fully edited reads or writes the wrong field,
+    //! and compiles.
+
+    use std::collections::BTreeSet;
+
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:handler";
+    const OTHER_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:other";
+
+    /// Example values of one field.
+    struct Example {
+        /// The spec's key and value.
+        spec: (&'static str, Value),
+        /// The same value as Lambda's wire form.
+        wire: Value,
+        /// Another value Lambda may hold, never its default (Kinesis defaults for the
+        /// source-dependent ones), in the observed mapping's form.
+        other: Value,
+    }
+
+    /// An exhaustive match: a new field does not compile here until it has examples.
+    fn example(field: Field) -> Example {
+        let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:";
+        let registry = "arn:aws:glue:us-east-1:123456789012:registry/";
+        let (spec_key, spec, wire, other) = match field {
+            Field::FunctionName => (
+                "functionName",
+                json!("handler"),
+                json!("handler"),
+                json!(OTHER_FUNCTION_ARN),
+            ),
+            Field::Enabled => ("enabled", json!(false), json!(false), json!(true)),
+            Field::BatchSize => ("batchSize", json!(50), json!(50), json!(7)),
+            Field::FilterCriteria => (
+                "filterCriteria",
+                json!({"filters": [{"pattern": r#"{"a": [1]}"#}]}),
+                json!({"Filters": [{"Pattern": r#"{"a": [1]}"#}]}),
+                json!({"Filters": [{"Pattern": r#"{"b": [2]}"#}]}),
+            ),
+            Field::KmsKeyArn => (
+                "kmsKeyARN",
+                json!("arn:aws:kms:us-east-1:123456789012:key/wanted"),
+                json!("arn:aws:kms:us-east-1:123456789012:key/wanted"),
+                json!("arn:aws:kms:us-east-1:123456789012:key/other"),
+            ),
+            Field::MetricsConfig => (
+                "metricsConfig",
+                json!({"metrics": ["EventCount"]}),
+                json!({"Metrics": ["EventCount"]}),
+                json!({"Metrics": ["ErrorCount"]}),
+            ),
+            Field::LoggingConfig => (
+                "loggingConfig",
+                json!({"systemLogLevel": "DEBUG"}),
+                json!({"SystemLogLevel": "DEBUG"}),
+                json!({"SystemLogLevel": "WARN"}),
+            ),
+            Field::ScalingConfig => (
+                "scalingConfig",
+                json!({"maximumConcurrency": 5}),
+                json!({"MaximumConcurrency": 5}),
+                json!({"MaximumConcurrency": 9}),
+            ),
+            Field::MaximumBatchingWindowInSeconds => (
+                "maximumBatchingWindowInSeconds",
+                json!(5),
+                json!(5),
+                json!(9),
+            ),
+            Field::ParallelizationFactor => ("parallelizationFactor", json!(2), json!(2), json!(3)),
+            Field::DestinationConfig => (
+                "destinationConfig",
+                json!({"onFailure": {"destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}),
+                json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}),
+                json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:x"}}),
+            ),
+            Field::MaximumRecordAgeInSeconds => (
+                "maximumRecordAgeInSeconds",
+                json!(120),
+                json!(120),
+                json!(300),
+            ),
+            Field::BisectBatchOnFunctionError => (
+                "bisectBatchOnFunctionError",
+                json!(false),
+                json!(false),
+                json!(true),
+            ),
+            Field::MaximumRetryAttempts => ("maximumRetryAttempts", json!(3), json!(3), json!(5)),
+            Field::TumblingWindowInSeconds => {
+                ("tumblingWindowInSeconds", json!(30), json!(30), json!(60))
+            }
+            Field::SourceAccessConfigurations => (
+                "sourceAccessConfigurations",
+                json!([{"type": "BASIC_AUTH", "uri": format!("{secret}wanted")}]),
+                json!([{"Type": "BASIC_AUTH", "URI": format!("{secret}wanted")}]),
+                json!([{"Type": "BASIC_AUTH", "URI": format!("{secret}other")}]),
+            ),
+            Field::FunctionResponseTypes => (
+                "functionResponseTypes",
+                json!([]),
+                json!([]),
+                json!(["ReportBatchItemFailures"]),
+            ),
+            Field::AmazonManagedKafkaEventSourceConfig => (
+                "amazonManagedKafkaEventSourceConfig",
+                json!({"consumerGroupID": "g", "schemaRegistryConfig":
+                    {"schemaRegistryURI": format!("{registry}wanted")}}),
+                json!({"ConsumerGroupId": "g", "SchemaRegistryConfig":
+                    {"SchemaRegistryURI": format!("{registry}wanted")}}),
+                json!({"ConsumerGroupId": "g", "SchemaRegistryConfig":
+                    {"SchemaRegistryURI": format!("{registry}other")}}),
+            ),
+            Field::SelfManagedKafkaEventSourceConfig => (
+                "selfManagedKafkaEventSourceConfig",
+                json!({"consumerGroupID": "g", "schemaRegistryConfig":
+                    {"schemaRegistryURI": format!("{registry}wanted")}}),
+                json!({"ConsumerGroupId": "g", "SchemaRegistryConfig":
+                    {"SchemaRegistryURI": format!("{registry}wanted")}}),
+                json!({"ConsumerGroupId": "g", "SchemaRegistryConfig":
+                    {"SchemaRegistryURI": format!("{registry}other")}}),
+            ),
+            Field::DocumentDbEventSourceConfig => (
+                "documentDBEventSourceConfig",
+                json!({"databaseName": "db", "fullDocument": "UpdateLookup"}),
+                json!({"DatabaseName": "db", "FullDocument": "UpdateLookup"}),
+                json!({"DatabaseName": "db", "FullDocument": "Default"}),
+            ),
+            Field::ProvisionedPollerConfig => (
+                "provisionedPollerConfig",
+                json!({"minimumPollers": 2, "maximumPollers": 10}),
+                json!({"MinimumPollers": 2, "MaximumPollers": 10}),
+                json!({"MinimumPollers": 3, "MaximumPollers": 10}),
+            ),
+        };
+        Example {
+            spec: (spec_key, spec),
+            wire,
+            other,
+        }
+    }
+
+    /// Where the observed mapping holds a field: Lambda reports the function as its ARN.
+    fn observed_key(field: Field) -> &'static str {
+        match field {
+            Field::FunctionName => "FunctionArn",
+            other => other.wire_name(),
+        }
+    }
+
+    /// The request that sets every field to its example value.
+    fn wanted() -> MappingFields {
+        let body: Map<String, Value> = Field::ALL
+            .into_iter()
+            .map(|f| (f.wire_name().to_string(), example(f).wire))
+            .collect();
+        serde_json::from_value(Value::Object(body)).unwrap()
+    }
+
+    /// A mapping in sync with [`wanted`], with `change` applied to its JSON.
+    fn observed(change: impl FnOnce(&mut Map<String, Value>)) -> ObservedMapping {
+        let Value::Object(mut body) = serde_json::to_value(wanted()).unwrap() else {
+            unreachable!("a request is a JSON object")
+        };
+        body.insert("UUID".into(), json!("6d1b2c3a-0000-4000-8000-000000000001"));
+        body.insert("FunctionArn".into(), json!(FUNCTION_ARN));
+        change(&mut body);
+        serde_json::from_value(Value::Object(body)).unwrap()
+    }
+
+    /// A mapping that holds the other example value of every field.
+    fn changed_everywhere() -> ObservedMapping {
+        observed(|body| {
+            for field in Field::ALL {
+                body.insert(observed_key(field).into(), example(field).other);
+            }
+        })
+    }
+
+    fn keys(request: &MappingFields) -> BTreeSet<String> {
+        let Value::Object(body) = serde_json::to_value(request).unwrap() else {
+            unreachable!("a request is a JSON object")
+        };
+        body.keys().cloned().collect()
+    }
+
+    fn only(field: Field) -> BTreeSet<String> {
+        BTreeSet::from([field.wire_name().to_string()])
+    }
+
+    /// Applies an Update patch as Lambda does at the top level: a field sent replaces the field.
+    fn apply(patch: &MappingFields, to: &ObservedMapping) -> ObservedMapping {
+        let Value::Object(sent) = serde_json::to_value(patch).unwrap() else {
+            unreachable!("a request is a JSON object")
+        };
+        let mut body = serde_json::to_value(to).unwrap();
+        for (key, value) in sent {
+            body[key] = value;
+        }
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn wire_names_round_trip_and_are_keys_of_the_wire_type() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_wire_name(field.wire_name()), Some(field));
+        }
+        // A misspelt wire name would be dropped when the request is read, and missing here.
+        let names: BTreeSet<String> = Field::ALL
+            .iter()
+            .map(|f| f.wire_name().to_string())
+            .collect();
+        assert_eq!(keys(&wanted()), names);
+    }
+
+    #[test]
+    fn spec_to_wire_writes_its_own_field_in_wire_form() {
+        let spec: Map<String, Value> = Field::ALL
+            .into_iter()
+            .map(|f| {
+                let (key, value) = example(f).spec;
+                (key.to_string(), value)
+            })
+            .collect();
+        let spec: EventSourceMappingSpec = serde_json::from_value(Value::Object(spec)).unwrap();
+        for field in Field::ALL {
+            let mut request = MappingFields::default();
+            field.spec_to_wire(&spec, &mut request);
+            let expected = json!({ field.wire_name(): example(field).wire });
+            assert_eq!(
+                serde_json::to_value(&request).unwrap(),
+                expected,
+                "{field:?}"
+            );
+            assert!(field.is_set(&request), "{field:?}");
+            assert!(!field.is_set(&MappingFields::default()), "{field:?}");
+        }
+    }
+
+    #[test]
+    fn differs_reads_its_own_field_only() {
+        let want = wanted();
+        let in_sync = observed(|_| {});
+        for field in Field::ALL {
+            assert!(!field.differs(&want, &in_sync), "{field:?} in sync");
+        }
+        for changed in Field::ALL {
+            let have = observed(|body| {
+                body.insert(observed_key(changed).into(), example(changed).other);
+            });
+            for field in Field::ALL {
+                // Enabled is never drift by itself: the planner reads it from the state.
+                let expected = field == changed && field != Field::Enabled;
+                let differs = field.differs(&want, &have);
+                assert_eq!(differs, expected, "{field:?} when {changed:?} changed");
+            }
+        }
+    }
+
+    #[test]
+    fn put_writes_its_own_field_and_settles_the_drift() {
+        let want = wanted();
+        let have = changed_everywhere();
+        for field in Field::ALL {
+            let mut patch = MappingFields::default();
+            field.put(&want, &mut patch);
+            assert_eq!(keys(&patch), only(field), "{field:?}");
+            // Lambda turns a function name into the ARN it reports; this test cannot.
+            if field != Field::FunctionName {
+                let updated = apply(&patch, &have);
+                assert!(
+                    !field.differs(&want, &updated),
+                    "{field:?} after the update"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn clear_writes_its_own_field_once_or_is_declared_unclearable() {
+        // Fields whose removal Lambda does not document (semantics §6.6); the function is
+        // required by the spec.
+        let unclearable = BTreeSet::from([
+            Field::FunctionName,
+            Field::LoggingConfig,
+            Field::AmazonManagedKafkaEventSourceConfig,
+            Field::SelfManagedKafkaEventSourceConfig,
+            Field::DocumentDbEventSourceConfig,
+            Field::ProvisionedPollerConfig,
+        ]);
+        let source = SourceKind::Kinesis;
+        let have = changed_everywhere();
+        for field in Field::ALL {
+            let mut patch = MappingFields::default();
+            let cleared = field.clear(source, &have, &mut patch);
+            if unclearable.contains(&field) {
+                assert!(!cleared, "{field:?}");
+                assert_eq!(patch, MappingFields::default(), "{field:?}");
+                continue;
+            }
+            assert!(cleared, "{field:?}");
+            assert_eq!(keys(&patch), only(field), "{field:?}");
+            // Enabled is always sent: Lambda does not echo it, so there is nothing to check.
+            if field != Field::Enabled {
+                let cleared_mapping = apply(&patch, &have);
+                let mut again = MappingFields::default();
+                assert!(
+                    !field.clear(source, &cleared_mapping, &mut again),
+                    "{field:?} cleared twice"
+                );
+            }
+        }
+    }
+}
