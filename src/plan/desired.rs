@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::fields::Field;
 use crate::api::{self, EventSourceMapping, EventSourceMappingSpec};
 use crate::lambda::types as wire;
 
@@ -86,90 +87,6 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// An updatable field of a mapping, by its Lambda wire name. Create-only settings are not here
-/// but in [`wire::CREATE_ONLY`]: the API server refuses changes to them, and the planner stalls
-/// when an adopted mapping has other values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Field {
-    FunctionName,
-    Enabled,
-    BatchSize,
-    FilterCriteria,
-    KmsKeyArn,
-    MetricsConfig,
-    LoggingConfig,
-    ScalingConfig,
-    MaximumBatchingWindowInSeconds,
-    ParallelizationFactor,
-    DestinationConfig,
-    MaximumRecordAgeInSeconds,
-    BisectBatchOnFunctionError,
-    MaximumRetryAttempts,
-    TumblingWindowInSeconds,
-    SourceAccessConfigurations,
-    FunctionResponseTypes,
-    AmazonManagedKafkaEventSourceConfig,
-    SelfManagedKafkaEventSourceConfig,
-    DocumentDbEventSourceConfig,
-    ProvisionedPollerConfig,
-}
-
-impl Field {
-    pub const ALL: [Field; 21] = [
-        Field::FunctionName,
-        Field::Enabled,
-        Field::BatchSize,
-        Field::FilterCriteria,
-        Field::KmsKeyArn,
-        Field::MetricsConfig,
-        Field::LoggingConfig,
-        Field::ScalingConfig,
-        Field::MaximumBatchingWindowInSeconds,
-        Field::ParallelizationFactor,
-        Field::DestinationConfig,
-        Field::MaximumRecordAgeInSeconds,
-        Field::BisectBatchOnFunctionError,
-        Field::MaximumRetryAttempts,
-        Field::TumblingWindowInSeconds,
-        Field::SourceAccessConfigurations,
-        Field::FunctionResponseTypes,
-        Field::AmazonManagedKafkaEventSourceConfig,
-        Field::SelfManagedKafkaEventSourceConfig,
-        Field::DocumentDbEventSourceConfig,
-        Field::ProvisionedPollerConfig,
-    ];
-
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Field::FunctionName => "FunctionName",
-            Field::Enabled => "Enabled",
-            Field::BatchSize => "BatchSize",
-            Field::FilterCriteria => "FilterCriteria",
-            Field::KmsKeyArn => "KMSKeyArn",
-            Field::MetricsConfig => "MetricsConfig",
-            Field::LoggingConfig => "LoggingConfig",
-            Field::ScalingConfig => "ScalingConfig",
-            Field::MaximumBatchingWindowInSeconds => "MaximumBatchingWindowInSeconds",
-            Field::ParallelizationFactor => "ParallelizationFactor",
-            Field::DestinationConfig => "DestinationConfig",
-            Field::MaximumRecordAgeInSeconds => "MaximumRecordAgeInSeconds",
-            Field::BisectBatchOnFunctionError => "BisectBatchOnFunctionError",
-            Field::MaximumRetryAttempts => "MaximumRetryAttempts",
-            Field::TumblingWindowInSeconds => "TumblingWindowInSeconds",
-            Field::SourceAccessConfigurations => "SourceAccessConfigurations",
-            Field::FunctionResponseTypes => "FunctionResponseTypes",
-            Field::AmazonManagedKafkaEventSourceConfig => "AmazonManagedKafkaEventSourceConfig",
-            Field::SelfManagedKafkaEventSourceConfig => "SelfManagedKafkaEventSourceConfig",
-            Field::DocumentDbEventSourceConfig => "DocumentDBEventSourceConfig",
-            Field::ProvisionedPollerConfig => "ProvisionedPollerConfig",
-        }
-    }
-
-    pub fn from_wire_name(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.wire_name() == name)
-    }
-}
-
 /// Who owns a mapping: written as tags at create, checked before adopting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
@@ -225,178 +142,26 @@ impl Desired {
         region: &str,
         now_epoch: f64,
     ) -> Result<Self, SpecError> {
-        let region = region.to_string();
         if spec.event_source_arn.is_some() == spec.self_managed_event_source.is_some() {
             return Err(spec_error(
                 "eventSourceARN",
                 "exactly one of eventSourceARN or selfManagedEventSource must be set",
             ));
         }
-        let source = SourceKind::of(spec);
-
-        let filter_criteria = match &spec.filter_criteria {
-            None => None,
-            Some(fc) => {
-                let mut filters = Vec::with_capacity(fc.filters.len());
-                for (i, filter) in fc.filters.iter().enumerate() {
-                    // Kubernetes field paths count list items from 0, as `kubectl` reports them.
-                    let field = || format!("filterCriteria.filters[{i}].pattern");
-                    match serde_json::from_str::<serde_json::Value>(&filter.pattern) {
-                        Ok(serde_json::Value::Object(_)) => {}
-                        Ok(other) => {
-                            return Err(spec_error(
-                                field(),
-                                format!(
-                                    "must be a JSON object such as {EXAMPLE_PATTERN}, not {}",
-                                    json_kind(&other)
-                                ),
-                            ));
-                        }
-                        Err(e) => {
-                            return Err(spec_error(
-                                field(),
-                                format!(
-                                    "not valid JSON ({e}); a pattern is a JSON object such as {EXAMPLE_PATTERN}"
-                                ),
-                            ));
-                        }
-                    }
-                    filters.push(wire::Filter {
-                        pattern: Some(filter.pattern.clone()),
-                    });
-                }
-                Some(wire::FilterCriteria {
-                    filters: Some(filters),
-                })
-            }
-        };
-
-        let starting_position_timestamp = match &spec.starting_position_timestamp {
-            None => None,
-            Some(text) => {
-                let ts: jiff::Timestamp = text.parse().map_err(|_| {
-                    spec_error(
-                        "startingPositionTimestamp",
-                        format!("{text:?} is not an RFC 3339 time such as 2026-01-02T03:04:05Z"),
-                    )
-                })?;
-                let epoch = ts.as_second() as f64;
-                if epoch > now_epoch {
-                    return Err(spec_error(
-                        "startingPositionTimestamp",
-                        format!("{text} is in the future; Lambda only starts from a past time"),
-                    ));
-                }
-                Some(epoch)
-            }
-        };
-
-        let kafka_config =
-            |group: &Option<String>,
-             registry: &Option<api::SchemaRegistryConfig>,
-             mode: Option<&str>| wire::KafkaEventSourceConfig {
-                consumer_group_id: group.clone(),
-                schema_registry_config: registry.as_ref().map(schema_registry),
-                consumption_mode: mode.map(str::to_string),
-            };
-
-        let fields = wire::MappingFields {
-            event_source_arn: spec.event_source_arn.clone(),
-            function_name: Some(spec.function_name.clone()),
-            enabled: spec.enabled,
-            batch_size: spec.batch_size,
-            filter_criteria,
-            kms_key_arn: spec.kms_key_arn.clone(),
-            metrics_config: spec.metrics_config.as_ref().map(|m| wire::MetricsConfig {
-                metrics: Some(m.metrics.iter().map(|x| format!("{x:?}")).collect()),
-            }),
-            logging_config: spec.logging_config.as_ref().map(|l| wire::LoggingConfig {
-                system_log_level: Some(format!("{:?}", l.system_log_level)),
-            }),
-            scaling_config: spec.scaling_config.as_ref().map(|s| wire::ScalingConfig {
-                maximum_concurrency: s.maximum_concurrency,
-            }),
-            maximum_batching_window_in_seconds: spec.maximum_batching_window_in_seconds,
-            parallelization_factor: spec.parallelization_factor,
-            starting_position: spec.starting_position.map(|p| p.as_str().to_string()),
-            starting_position_timestamp,
-            destination_config: spec
-                .destination_config
-                .as_ref()
-                .map(|d| wire::DestinationConfig {
-                    on_failure: d.on_failure.as_ref().map(|f| wire::Destination {
-                        destination: Some(f.destination.clone()),
-                    }),
-                    on_success: None,
-                }),
-            maximum_record_age_in_seconds: spec.maximum_record_age_in_seconds,
-            bisect_batch_on_function_error: spec.bisect_batch_on_function_error,
-            maximum_retry_attempts: spec.maximum_retry_attempts,
-            tags: None,
-            tumbling_window_in_seconds: spec.tumbling_window_in_seconds,
-            topics: spec.topics.clone(),
-            queues: spec.queues.clone(),
-            source_access_configurations: spec.source_access_configurations.as_ref().map(|list| {
-                list.iter()
-                    .map(|c| wire::SourceAccessConfiguration {
-                        kind: Some(c.kind.as_str()),
-                        uri: c.uri.clone(),
-                    })
-                    .collect()
-            }),
-            self_managed_event_source: spec.self_managed_event_source.as_ref().map(|s| {
-                wire::SelfManagedEventSource {
-                    endpoints: Some(
-                        s.endpoints
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.0.clone()))
-                            .collect(),
-                    ),
-                }
-            }),
-            function_response_types: spec
-                .function_response_types
-                .as_ref()
-                .map(|t| t.iter().map(|x| format!("{x:?}")).collect()),
-            amazon_managed_kafka_event_source_config: spec
-                .amazon_managed_kafka_event_source_config
-                .as_ref()
-                .map(|c| kafka_config(&c.consumer_group_id, &c.schema_registry_config, None)),
-            self_managed_kafka_event_source_config: spec
-                .self_managed_kafka_event_source_config
-                .as_ref()
-                .map(|c| {
-                    let mode = c.consumption_mode.map(|m| match m {
-                        api::KafkaConsumptionMode::Stream => "Stream",
-                        api::KafkaConsumptionMode::Queue => "Queue",
-                    });
-                    kafka_config(&c.consumer_group_id, &c.schema_registry_config, mode)
-                }),
-            document_db_event_source_config: spec.document_db_event_source_config.as_ref().map(
-                |d| wire::DocumentDbEventSourceConfig {
-                    database_name: Some(d.database_name.clone()),
-                    collection_name: d.collection_name.clone(),
-                    full_document: d.full_document.map(|f| format!("{f:?}")),
-                },
-            ),
-            provisioned_poller_config: spec.provisioned_poller_config.as_ref().map(|p| {
-                wire::ProvisionedPollerConfig {
-                    minimum_pollers: p.minimum_pollers,
-                    maximum_pollers: p.maximum_pollers,
-                    poller_group_name: p.poller_group_name.clone(),
-                }
-            }),
-        };
-
+        check_filter_patterns(spec)?;
+        let mut fields = create_only_fields(spec, now_epoch)?;
+        for field in Field::ALL {
+            field.spec_to_wire(spec, &mut fields);
+        }
         let set = Field::ALL
             .into_iter()
-            .filter(|f| is_set(&fields, *f))
+            .filter(|f| f.is_set(&fields))
             .collect();
         let mut tags = spec.tags.clone().unwrap_or_default();
         tags.extend(owner.tags());
         Ok(Self {
-            region,
-            source,
+            region: region.to_string(),
+            source: SourceKind::of(spec),
             fields,
             set,
             tags,
@@ -430,60 +195,81 @@ impl Desired {
     }
 }
 
-fn schema_registry(c: &api::SchemaRegistryConfig) -> wire::SchemaRegistryConfig {
-    wire::SchemaRegistryConfig {
-        schema_registry_uri: Some(c.schema_registry_uri.clone()),
-        event_record_format: c.event_record_format.map(|f| format!("{f:?}")),
-        access_configs: c.access_configs.as_ref().map(|list| {
-            list.iter()
-                .map(|a| wire::SourceAccessConfiguration {
-                    kind: Some(a.kind.clone()),
-                    uri: Some(a.uri.clone()),
-                })
-                .collect()
+/// The settings Lambda takes only at creation that are not part of an updatable field (the
+/// Kafka consumer group and mode, and DocumentDB's database and collection, travel inside their
+/// field's config object; see [`Field`]).
+fn create_only_fields(
+    spec: &EventSourceMappingSpec,
+    now_epoch: f64,
+) -> Result<wire::MappingFields, SpecError> {
+    let starting_position_timestamp = match &spec.starting_position_timestamp {
+        None => None,
+        Some(text) => Some(past_epoch_seconds(text, now_epoch)?),
+    };
+    Ok(wire::MappingFields {
+        event_source_arn: spec.event_source_arn.clone(),
+        starting_position: spec.starting_position.map(|p| p.as_str().to_string()),
+        starting_position_timestamp,
+        topics: spec.topics.clone(),
+        queues: spec.queues.clone(),
+        self_managed_event_source: spec.self_managed_event_source.as_ref().map(|s| {
+            wire::SelfManagedEventSource {
+                endpoints: Some(
+                    s.endpoints
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.0.clone()))
+                        .collect(),
+                ),
+            }
         }),
-        schema_validation_configs: c.schema_validation_configs.as_ref().map(|list| {
-            list.iter()
-                .map(|v| wire::SchemaValidationConfig {
-                    attribute: Some(v.attribute.clone()),
-                })
-                .collect()
-        }),
-    }
+        ..Default::default()
+    })
 }
 
-/// Whether the request sets an updatable field. For the Kafka configs only the schema registry
-/// counts: the consumer group and consumption mode are create-only.
-pub(crate) fn is_set(fields: &wire::MappingFields, field: Field) -> bool {
-    match field {
-        Field::FunctionName => fields.function_name.is_some(),
-        Field::Enabled => fields.enabled.is_some(),
-        Field::BatchSize => fields.batch_size.is_some(),
-        Field::FilterCriteria => fields.filter_criteria.is_some(),
-        Field::KmsKeyArn => fields.kms_key_arn.is_some(),
-        Field::MetricsConfig => fields.metrics_config.is_some(),
-        Field::LoggingConfig => fields.logging_config.is_some(),
-        Field::ScalingConfig => fields.scaling_config.is_some(),
-        Field::MaximumBatchingWindowInSeconds => {
-            fields.maximum_batching_window_in_seconds.is_some()
-        }
-        Field::ParallelizationFactor => fields.parallelization_factor.is_some(),
-        Field::DestinationConfig => fields.destination_config.is_some(),
-        Field::MaximumRecordAgeInSeconds => fields.maximum_record_age_in_seconds.is_some(),
-        Field::BisectBatchOnFunctionError => fields.bisect_batch_on_function_error.is_some(),
-        Field::MaximumRetryAttempts => fields.maximum_retry_attempts.is_some(),
-        Field::TumblingWindowInSeconds => fields.tumbling_window_in_seconds.is_some(),
-        Field::SourceAccessConfigurations => fields.source_access_configurations.is_some(),
-        Field::FunctionResponseTypes => fields.function_response_types.is_some(),
-        Field::AmazonManagedKafkaEventSourceConfig => fields
-            .amazon_managed_kafka_event_source_config
-            .as_ref()
-            .is_some_and(|c| c.schema_registry_config.is_some()),
-        Field::SelfManagedKafkaEventSourceConfig => fields
-            .self_managed_kafka_event_source_config
-            .as_ref()
-            .is_some_and(|c| c.schema_registry_config.is_some()),
-        Field::DocumentDbEventSourceConfig => fields.document_db_event_source_config.is_some(),
-        Field::ProvisionedPollerConfig => fields.provisioned_poller_config.is_some(),
+/// `startingPositionTimestamp` as epoch seconds; Lambda only starts from a past time.
+fn past_epoch_seconds(text: &str, now_epoch: f64) -> Result<f64, SpecError> {
+    let ts: jiff::Timestamp = text.parse().map_err(|_| {
+        spec_error(
+            "startingPositionTimestamp",
+            format!("{text:?} is not an RFC 3339 time such as 2026-01-02T03:04:05Z"),
+        )
+    })?;
+    let epoch = ts.as_second() as f64;
+    if epoch > now_epoch {
+        return Err(spec_error(
+            "startingPositionTimestamp",
+            format!("{text} is in the future; Lambda only starts from a past time"),
+        ));
     }
+    Ok(epoch)
+}
+
+/// Every filter pattern must be a JSON object; the CRD's schema can only say it is a string.
+fn check_filter_patterns(spec: &EventSourceMappingSpec) -> Result<(), SpecError> {
+    let filters = spec.filter_criteria.iter().flat_map(|fc| &fc.filters);
+    for (i, filter) in filters.enumerate() {
+        // Kubernetes field paths count list items from 0, as `kubectl` reports them.
+        let field = || format!("filterCriteria.filters[{i}].pattern");
+        match serde_json::from_str::<serde_json::Value>(&filter.pattern) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(other) => {
+                return Err(spec_error(
+                    field(),
+                    format!(
+                        "must be a JSON object such as {EXAMPLE_PATTERN}, not {}",
+                        json_kind(&other)
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(spec_error(
+                    field(),
+                    format!(
+                        "not valid JSON ({e}); a pattern is a JSON object such as {EXAMPLE_PATTERN}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 
 pub mod desired;
 pub mod diff;
+pub mod fields;
 pub mod region;
 pub mod verdict;
 
@@ -14,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{DeletionPolicy, EventSourceMappingStatus};
 use crate::lambda::types::{MappingFields, MappingState, ObservedMapping};
-pub use desired::{Desired, Field, Owner, SourceKind, SpecError};
+pub use desired::{Desired, Owner, SourceKind, SpecError};
+pub use fields::Field;
 pub use region::{Region, region_of};
 pub use verdict::Verdict;
 
@@ -135,8 +137,8 @@ fn drift(
     let mut patch = MappingFields::default();
     let mut fields = Vec::new();
     for field in desired.set.iter().copied().filter(|f| *f != Field::Enabled) {
-        if diff::differs(field, &desired.fields, mapping) {
-            diff::put(field, &desired.fields, &mut patch);
+        if field.differs(&desired.fields, mapping) {
+            field.put(&desired.fields, &mut patch);
             fields.push(field);
         }
     }
@@ -145,7 +147,7 @@ fn drift(
         .copied()
         .filter(|f| *f != Field::Enabled)
     {
-        if diff::clear(field, desired.source, mapping, &mut patch) {
+        if field.clear(desired.source, mapping, &mut patch) {
             fields.push(field);
         }
     }
