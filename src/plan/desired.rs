@@ -8,7 +8,7 @@ use crate::lambda::types as wire;
 
 /// The kind of event source, from the ARN's service (semantics §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     Kinesis,
     DynamoDb,
     SqsStandard,
@@ -21,7 +21,7 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub fn of(spec: &EventSourceMappingSpec) -> Self {
+    pub(crate) fn of(spec: &EventSourceMappingSpec) -> Self {
         if spec.self_managed_event_source.is_some() {
             return Self::SelfManagedKafka;
         }
@@ -38,18 +38,18 @@ impl SourceKind {
         }
     }
 
-    pub fn is_sqs(self) -> bool {
+    pub(crate) fn is_sqs(self) -> bool {
         matches!(self, Self::SqsStandard | Self::SqsFifo)
     }
 
     /// Lambda's default batch size when none is given (semantics §2.3).
-    pub fn default_batch_size(self) -> i32 {
+    pub(crate) fn default_batch_size(self) -> i32 {
         if self.is_sqs() { 10 } else { 100 }
     }
 
     /// The batching window Lambda uses by default, if it can be expressed in whole seconds:
     /// Kafka, MQ and DocumentDB default to 500 ms, which can never be restored once changed.
-    pub fn default_batching_window(self) -> Option<i32> {
+    pub(crate) fn default_batching_window(self) -> Option<i32> {
         match self {
             Self::Kinesis | Self::DynamoDb | Self::SqsStandard => Some(0),
             _ => None,
@@ -60,7 +60,7 @@ impl SourceKind {
 /// A spec problem the API server could not catch (CEL cannot parse JSON or compare with now).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("spec.{field}: {message}")]
-pub struct SpecError {
+pub(crate) struct SpecError {
     /// The field's path below `spec`, as Kubernetes writes it: `filterCriteria.filters[0].pattern`.
     pub field: String,
     pub message: String,
@@ -89,7 +89,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// Who owns a mapping: written as tags at create, checked before adopting.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Owner {
+pub(crate) struct Owner {
     pub uid: String,
     pub namespace: String,
     pub name: String,
@@ -97,7 +97,7 @@ pub struct Owner {
 }
 
 impl Owner {
-    pub fn of(esm: &EventSourceMapping, cluster: &str) -> Self {
+    pub(crate) fn of(esm: &EventSourceMapping, cluster: &str) -> Self {
         Self {
             uid: esm.metadata.uid.clone().unwrap_or_default(),
             namespace: esm.metadata.namespace.clone().unwrap_or_default(),
@@ -106,7 +106,7 @@ impl Owner {
         }
     }
 
-    pub fn tags(&self) -> BTreeMap<String, String> {
+    pub(crate) fn tags(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             (api::tags::OWNER_UID.to_string(), self.uid.clone()),
             (
@@ -120,7 +120,7 @@ impl Owner {
 
 /// The mapping the spec asks for, validated and in Lambda's vocabulary.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Desired {
+pub(crate) struct Desired {
     pub region: String,
     pub source: SourceKind,
     /// The full Create request, without tags.
@@ -136,7 +136,7 @@ impl Desired {
     /// Validates and converts a spec. `region` is the resource's region as
     /// [`super::region_of`] resolved it (it may be a recorded region, not the spec's);
     /// `now_epoch` guards "not in the future" rules.
-    pub fn from_spec(
+    pub(crate) fn from_spec(
         spec: &EventSourceMappingSpec,
         owner: Owner,
         region: &str,
@@ -170,7 +170,7 @@ impl Desired {
     }
 
     /// The Create request: every field the spec sets, plus all tags.
-    pub fn create_request(&self) -> wire::MappingFields {
+    pub(crate) fn create_request(&self) -> wire::MappingFields {
         let mut request = self.fields.clone();
         request.tags = Some(self.tags.clone());
         request
@@ -178,7 +178,7 @@ impl Desired {
 
     /// A short digest of the desired tags; status records it once Lambda's tags matched, so
     /// tags are re-read only when the spec's tags change.
-    pub fn tags_digest(&self) -> String {
+    pub(crate) fn tags_digest(&self) -> String {
         // FNV-1a: stable across releases and platforms, unlike std's hasher.
         let mut hash: u64 = 0xcbf29ce484222325;
         for (k, v) in &self.tags {
@@ -190,7 +190,7 @@ impl Desired {
         format!("{hash:016x}")
     }
 
-    pub fn enabled(&self) -> Option<bool> {
+    pub(crate) fn enabled(&self) -> Option<bool> {
         self.fields.enabled
     }
 }

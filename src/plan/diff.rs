@@ -15,7 +15,7 @@ use crate::lambda::types as wire;
 /// function of its own account and region, so a bare name matches on name and qualifier; any
 /// account, region or partition the spec does state must match too. `fn` and `fn:$LATEST` are
 /// the same target (semantics §6.1).
-pub fn function_matches(spec: &str, function_arn: &str) -> bool {
+pub(crate) fn function_matches(spec: &str, function_arn: &str) -> bool {
     let Some(observed) = FunctionRef::parse(function_arn) else {
         return spec == function_arn;
     };
@@ -99,7 +99,7 @@ impl<'a> FunctionRef<'a> {
 
 /// A filter pattern as canonical JSON (sorted keys, no whitespace). Unparseable text is kept
 /// as is, so it still compares equal to itself.
-pub fn canonical_pattern(pattern: &str) -> String {
+pub(crate) fn canonical_pattern(pattern: &str) -> String {
     serde_json::from_str::<serde_json::Value>(pattern)
         .map(|v| v.to_string())
         .unwrap_or_else(|_| pattern.to_string())

@@ -43,14 +43,14 @@ struct FieldRule {
 macro_rules! updatable_fields {
     (
         $(#[$attr:meta])*
-        pub enum Field { $($field:ident => $rule:ident),+ $(,)? }
+        pub(crate) enum Field { $($field:ident => $rule:ident),+ $(,)? }
     ) => {
         $(#[$attr])*
-        pub enum Field { $($field),+ }
+        pub(crate) enum Field { $($field),+ }
 
         impl Field {
             /// Every field, in declaration order (the order of `Ord`).
-            pub const ALL: [Field; [$(Field::$field),+].len()] = [$(Field::$field),+];
+            pub(crate) const ALL: [Field; [$(Field::$field),+].len()] = [$(Field::$field),+];
 
             fn rule(self) -> &'static FieldRule {
                 match self {
@@ -66,7 +66,7 @@ updatable_fields! {
     /// here but in [`wire::CREATE_ONLY`]: the API server refuses changes to them, and the planner
     /// stalls when an adopted mapping has other values.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    pub enum Field {
+    pub(crate) enum Field {
         FunctionName => FUNCTION_NAME,
         Enabled => ENABLED,
         BatchSize => BATCH_SIZE,
@@ -92,11 +92,11 @@ updatable_fields! {
 }
 
 impl Field {
-    pub fn wire_name(self) -> &'static str {
+    pub(crate) fn wire_name(self) -> &'static str {
         self.rule().wire_name
     }
 
-    pub fn from_wire_name(name: &str) -> Option<Field> {
+    pub(crate) fn from_wire_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.wire_name() == name)
     }
 
@@ -106,24 +106,24 @@ impl Field {
     }
 
     /// Whether the request sets this field.
-    pub fn is_set(self, request: &MappingFields) -> bool {
+    pub(crate) fn is_set(self, request: &MappingFields) -> bool {
         (self.rule().is_set)(request)
     }
 
     /// Whether this field, which the spec sets, differs from what Lambda reports. `Enabled` is
     /// never drift here: Lambda does not echo it, and the planner derives it from the state.
-    pub fn differs(self, want: &MappingFields, have: &ObservedMapping) -> bool {
+    pub(crate) fn differs(self, want: &MappingFields, have: &ObservedMapping) -> bool {
         (self.rule().differs)(want, have)
     }
 
     /// Copies this field of the desired mapping into an Update request.
-    pub fn put(self, want: &MappingFields, patch: &mut MappingFields) {
+    pub(crate) fn put(self, want: &MappingFields, patch: &mut MappingFields) {
         (self.rule().put)(want, patch)
     }
 
     /// Puts the explicit clear value of this field, which the spec no longer sets, into an
     /// Update request if Lambda still holds a non-default value. Returns whether it did.
-    pub fn clear(
+    pub(crate) fn clear(
         self,
         source: SourceKind,
         have: &ObservedMapping,

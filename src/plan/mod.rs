@@ -15,16 +15,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{DeletionPolicy, EventSourceMappingStatus};
 use crate::lambda::types::{MappingFields, MappingState, ObservedMapping};
-pub use desired::{Desired, Owner, SourceKind, SpecError};
-pub use fields::Field;
-pub use region::{Region, region_of};
-pub use verdict::Verdict;
+pub(crate) use desired::{Desired, Owner, SpecError};
+pub(crate) use fields::Field;
+pub(crate) use region::{Region, region_of};
+pub(crate) use verdict::Verdict;
 
 /// What the controller found in Lambda for a resource.
 // One short-lived value per reconcile: boxing the mapping would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
-pub enum Observed {
+pub(crate) enum Observed {
     /// No mapping exists for this resource (none recorded, none found).
     Nothing,
     /// The recorded mapping is gone (deleted outside the controller).
@@ -39,7 +39,7 @@ pub enum Observed {
 
 /// The next AWS write, if any.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Action {
+pub(crate) enum Action {
     Create {
         request: MappingFields,
     },
@@ -60,7 +60,7 @@ pub enum Action {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub action: Action,
     pub verdict: Verdict,
 }
@@ -75,7 +75,11 @@ impl Plan {
 /// an existing mapping, stop at a create-only mismatch, wait out a transitional state, fix
 /// drift (one Update for every differing field and the enabled state), fix the tags, and
 /// otherwise say how it stands.
-pub fn plan(desired: &Desired, status: &EventSourceMappingStatus, observed: &Observed) -> Plan {
+pub(crate) fn plan(
+    desired: &Desired,
+    status: &EventSourceMappingStatus,
+    observed: &Observed,
+) -> Plan {
     let (mapping, tags) = match observed {
         Observed::Nothing => {
             return create(
@@ -278,7 +282,7 @@ fn unreadable_filters(mapping: &ObservedMapping) -> Option<Verdict> {
 /// A `Disabled` state whose reason does not name a user action: Lambda switched it off.
 /// The reason is free text (semantics §4.4); user actions show up as `USER_INITIATED` or
 /// `User action`, so anything without "user" is taken as Lambda's doing.
-pub fn is_lambda_initiated(mapping: &ObservedMapping) -> bool {
+pub(crate) fn is_lambda_initiated(mapping: &ObservedMapping) -> bool {
     mapping.state() == MappingState::Disabled
         && !mapping
             .state_transition_reason
@@ -289,7 +293,7 @@ pub fn is_lambda_initiated(mapping: &ObservedMapping) -> bool {
 }
 
 /// Tags to add or change, and keys to remove. `aws:` tags belong to AWS and are never touched.
-pub fn tag_changes(
+pub(crate) fn tag_changes(
     desired: &BTreeMap<String, String>,
     observed: &BTreeMap<String, String>,
 ) -> (BTreeMap<String, String>, Vec<String>) {
@@ -332,7 +336,7 @@ fn create_only_mismatch(desired: &Desired, mapping: &ObservedMapping) -> Option<
 
 /// Whether a mapping found by lookup is ours, may be adopted, or belongs to someone else.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Ownership {
+pub(crate) enum Ownership {
     /// Tagged with this resource's UID.
     Ours,
     /// Created by an earlier resource of the same namespace/name in this cluster (e.g. deleted
@@ -342,7 +346,7 @@ pub enum Ownership {
     Foreign,
 }
 
-pub fn ownership(
+pub(crate) fn ownership(
     owner: &Owner,
     uuid: &str,
     tags: &BTreeMap<String, String>,
@@ -364,7 +368,7 @@ pub fn ownership(
 
 /// What to do for a resource that is being deleted.
 #[derive(Clone, Debug, PartialEq)]
-pub enum DeletePlan {
+pub(crate) enum DeletePlan {
     /// Nothing (more) to do in Lambda: remove the finalizer.
     Release {
         reason: String,
@@ -379,7 +383,7 @@ pub enum DeletePlan {
     },
 }
 
-pub fn plan_delete(policy: DeletionPolicy, observed: &Observed) -> DeletePlan {
+pub(crate) fn plan_delete(policy: DeletionPolicy, observed: &Observed) -> DeletePlan {
     if policy == DeletionPolicy::Retain {
         return DeletePlan::Release {
             reason: "deletionPolicy is Retain: the mapping stays in Lambda".into(),

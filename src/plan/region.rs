@@ -21,7 +21,7 @@ use crate::api::{EventSourceMappingSpec, EventSourceMappingStatus};
 
 /// The region to reconcile a resource in, and whether status fixes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Region {
+pub(crate) enum Region {
     /// Status records a mapping, or a create in flight, in this region: it stays there.
     Recorded(String),
     /// Nothing is recorded: where a new mapping goes (`spec.region`, else the default).
@@ -29,7 +29,7 @@ pub enum Region {
 }
 
 impl Region {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Region::Recorded(name) | Region::New(name) => name,
         }
@@ -40,7 +40,7 @@ impl Region {
 /// the recorded region if status records a mapping or a create in flight; otherwise
 /// `spec.region`, otherwise the controller's default region; otherwise an error naming
 /// `spec.region`.
-pub fn region_of(
+pub(crate) fn region_of(
     spec: &EventSourceMappingSpec,
     status: Option<&EventSourceMappingStatus>,
     default_region: Option<&str>,
@@ -52,7 +52,7 @@ pub fn region_of(
 }
 
 /// Where a new mapping for this spec goes.
-pub fn region_for_new(
+pub(crate) fn region_for_new(
     spec: &EventSourceMappingSpec,
     default_region: Option<&str>,
 ) -> Result<String, SpecError> {
@@ -75,7 +75,7 @@ pub fn region_for_new(
 /// covered without a migration; the next status write adds `status.region`. With neither (an
 /// old status from an emulator that omits the ARN), `None`: the caller falls back to the spec
 /// and the default, as the controller did before.
-pub fn recorded_region(status: &EventSourceMappingStatus) -> Option<&str> {
+pub(crate) fn recorded_region(status: &EventSourceMappingStatus) -> Option<&str> {
     if status.uuid.is_none() && status.create_requested_at.is_none() {
         return None;
     }
@@ -92,7 +92,7 @@ pub fn recorded_region(status: &EventSourceMappingStatus) -> Option<&str> {
 /// between regions, so the resource stalls instead of creating a second mapping. The admission
 /// rule makes `spec.region` immutable, so this happens only when that rule was bypassed or the
 /// installed CRD predates it. A `spec.region` left unset is no disagreement (module docs).
-pub fn region_moved(
+pub(crate) fn region_moved(
     spec: &EventSourceMappingSpec,
     status: Option<&EventSourceMappingStatus>,
     region: &Region,
@@ -116,7 +116,7 @@ pub fn region_moved(
 /// The region in a mapping's ARN,
 /// `arn:<partition>:lambda:<region>:<account>:event-source-mapping:<uuid>`; `None` for
 /// anything else.
-pub fn arn_region(arn: &str) -> Option<&str> {
+pub(crate) fn arn_region(arn: &str) -> Option<&str> {
     let parts: Vec<&str> = arn.split(':').collect();
     let [
         "arn",

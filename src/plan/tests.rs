@@ -8,6 +8,7 @@ use serde_json::json;
 use super::*;
 use crate::api::{self, EventSourceMappingSpec};
 use crate::lambda::types::ObservedMapping;
+use crate::plan::desired::SourceKind;
 
 const NOW: f64 = 1_800_000_000.0;
 const SQS: &str = "arn:aws:sqs:us-east-1:123456789012:orders";

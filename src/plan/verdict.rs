@@ -2,13 +2,13 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-pub const READY: &str = "Ready";
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
+pub(crate) const READY: &str = "Ready";
+pub(crate) const RECONCILING: &str = "Reconciling";
+pub(crate) const STALLED: &str = "Stalled";
 
 /// How the resource stands after a reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The mapping exists, matches the spec and is in the wanted state.
     Ready { reason: String, message: String },
     /// Work is under way (creating, updating, waiting for Lambda, retrying).
@@ -18,26 +18,26 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn ready(reason: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn ready(reason: &str, message: impl Into<String>) -> Self {
         Self::Ready {
             reason: reason.into(),
             message: message.into(),
         }
     }
-    pub fn progressing(reason: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn progressing(reason: &str, message: impl Into<String>) -> Self {
         Self::Progressing {
             reason: reason.into(),
             message: message.into(),
         }
     }
-    pub fn stalled(reason: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn stalled(reason: &str, message: impl Into<String>) -> Self {
         Self::Stalled {
             reason: reason.into(),
             message: message.into(),
         }
     }
 
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         match self {
             Self::Ready { reason, .. }
             | Self::Progressing { reason, .. }
@@ -45,7 +45,7 @@ impl Verdict {
         }
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             Self::Ready { message, .. }
             | Self::Progressing { message, .. }
@@ -53,7 +53,7 @@ impl Verdict {
         }
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         matches!(self, Self::Ready { .. })
     }
 }
@@ -64,7 +64,7 @@ impl Verdict {
 /// is stored in etcd and in the controller's watch cache, and two False conditions per resource
 /// would be a third of it. A condition keeps its `lastTransitionTime` while its status does not
 /// change.
-pub fn conditions(
+pub(crate) fn conditions(
     verdict: &Verdict,
     generation: Option<i64>,
     previous: &[Condition],
