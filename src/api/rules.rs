@@ -97,6 +97,9 @@ pub(crate) fn add_spec_rules(schema: &mut schemars::Schema) {
 }
 
 /// Every spec-level rule, in the order the API server reports them.
+///
+/// A table, one entry per rule (semantics §3's cross-field rules, then the create-only fields):
+/// long on purpose, since splitting it would scatter the rules an admission error quotes.
 pub(crate) fn spec_rules() -> Vec<Rule> {
     use source::*;
     let streams = [KINESIS, DYNAMODB];
