@@ -38,7 +38,7 @@ enum Command {
 #[derive(clap::Args)]
 struct RunArgs {
     /// Get mode: how often an in-sync mapping is re-checked for drift (e.g. 300s, 5m). In list
-    /// mode the sweep re-checks every mapping each --sweep-interval instead.
+    /// mode the sweep re-checks every mapping instead, at --sweep-rate.
     #[arg(long, env = "ESM_RESYNC_PERIOD", default_value = "5m", value_parser = parse_duration)]
     resync_period: Duration,
     /// How often a stalled resource (missing function, invalid parameters, conflict) is re-checked.
@@ -68,10 +68,18 @@ struct RunArgs {
     /// feeds every reconcile) or `get` (one GetEventSourceMapping per resource and reconcile).
     #[arg(long, env = "ESM_OBSERVE", value_enum, default_value = "list")]
     observe: ObserveMode,
-    /// Interval of the List sweep (list mode): how quickly drift made outside Kubernetes is seen.
-    /// During a long burst of writes, sweeps slow down to the budget's read share.
-    #[arg(long, env = "ESM_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
-    sweep_interval: Duration,
+    /// List pages per second each lane's sweep spends (list mode), 0.01 to 15. A lane of P
+    /// pages (100 mappings each) is swept every P / rate seconds, at least every
+    /// --sweep-busy-interval: this is how quickly drift made outside Kubernetes is seen. The
+    /// default, 1, is a fifteenth of Lambda's 15 requests/s per account and region, which every
+    /// other tool in the account shares. During a long burst of writes, sweeps slow down to the
+    /// budget's read share.
+    #[arg(long, env = "ESM_SWEEP_RATE", default_value_t = 1.0, value_parser = sweep_rate)]
+    sweep_rate: f64,
+    /// The longest time between two sweeps of a lane (list mode), even when the lane has so
+    /// many pages that --sweep-rate would allow fewer. Unset: as --sweep-rate allows.
+    #[arg(long, env = "ESM_SWEEP_INTERVAL", value_parser = parse_duration)]
+    sweep_interval: Option<Duration>,
     /// Interval of the List sweep while our own writes or busy mappings are settling.
     #[arg(long, env = "ESM_SWEEP_BUSY_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     sweep_busy_interval: Duration,
@@ -141,6 +149,14 @@ const MAX_BUDGET: f64 = 1000.0;
 
 fn rate_limit(text: &str) -> Result<f64, String> {
     number_in_range(text, Budget::MIN_RATE, MAX_BUDGET)
+}
+
+/// "No ceiling" on the time between sweeps: a day, which no pace below 15 pages/s reaches
+/// before an account would have over a million mappings.
+const NO_SWEEP_CEILING: Duration = Duration::from_secs(24 * 3600);
+
+fn sweep_rate(text: &str) -> Result<f64, String> {
+    number_in_range(text, 0.01, 15.0)
 }
 
 fn burst(text: &str) -> Result<f64, String> {
@@ -311,8 +327,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let mut ctx = Context::new(controller_client, connector, settings).with_metrics(metrics);
     if args.observe == ObserveMode::List {
         ctx = ctx.with_sweeps(SweepSettings {
-            interval: args.sweep_interval,
+            // Without a ceiling, a lane is swept as often as its pace allows.
+            interval: args.sweep_interval.unwrap_or(NO_SWEEP_CEILING),
             busy_interval: args.sweep_busy_interval,
+            pages_per_second: Some(args.sweep_rate),
         });
     }
     let scope = WatchScope {

@@ -198,6 +198,7 @@ mod tests {
         let lanes = Lanes::new(connector).with_sweeps(SweepSettings {
             interval: Duration::from_secs(60),
             busy_interval: Duration::from_secs(2),
+            pages_per_second: None,
         });
         let a = LaneKey::region("eu-west-1");
         let first = lanes.lane(&a);

@@ -200,6 +200,9 @@ async fn get_recorded<L: LambdaPort>(
     }
 }
 
+/// The longest a reconcile waits for its lane's first sweep before it asks Lambda itself.
+const FIRST_SWEEP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// What the sweep's cache can say about a recorded mapping.
 enum CacheAnswer {
     Mapping(Box<ObservedMapping>),
@@ -216,7 +219,7 @@ async fn cached_lookup(cache: &MappingCache, uuid: &str) -> CacheAnswer {
         // with one Get per resource at start-up.
         let swept = cache.swept.notified();
         if cache.awaiting_first_sweep() {
-            let _ = tokio::time::timeout(cache.interval * 2, swept).await;
+            let _ = tokio::time::timeout(FIRST_SWEEP_WAIT, swept).await;
         }
         answer = cache.lookup(uuid);
     }

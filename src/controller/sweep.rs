@@ -62,6 +62,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The longest wait before a failed sweep is tried again.
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
 /// The longest pause before a crashed task is started again.
 const RESTART_PAUSE_MAX: Duration = Duration::from_secs(30);
 /// A task that ran this long before it failed is restarted at once, as if it had never failed.
@@ -85,28 +88,53 @@ fn jitter() -> f64 {
     f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
-/// One complete sweep of a region into the cache, page by page; returns how many resources it
-/// triggered. Each page is taken in as it arrives: a drift is acted on as soon as its page is
-/// read, and only one page of typed mappings is held at a time.
+/// One complete sweep of a lane into the cache, page by page, as fast as the budget allows;
+/// returns how many resources it triggered.
 pub async fn sweep_once<L: LambdaPort>(
     lambda: &L,
     cache: &MappingCache,
 ) -> Result<usize, crate::lambda::LambdaError> {
+    Ok(sweep(lambda, cache, None).await?.triggered)
+}
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Swept {
+    pages: usize,
+    triggered: usize,
+}
+
+/// One complete sweep of a lane into the cache, page by page. Each page is taken in as it
+/// arrives: a drift is acted on as soon as its page is read, and only one page of typed mappings
+/// is held at a time. With a `pace` (pages per second) the pages are spread evenly, so that the
+/// lane's sweep costs a steady trickle of the account's quota rather than bursts.
+async fn sweep<L: LambdaPort>(
+    lambda: &L,
+    cache: &MappingCache,
+    pace: Option<f64>,
+) -> Result<Swept, crate::lambda::LambdaError> {
     let filter = ListFilter::default();
-    cache.begin_sweep(Instant::now());
-    let mut triggered = 0;
+    let started = Instant::now();
+    cache.begin_sweep(started);
+    let mut swept = Swept::default();
     let mut marker: Option<String> = None;
     loop {
+        if let Some(pace) = pace {
+            let due = started + Duration::from_secs_f64(swept.pages as f64 / pace);
+            tokio::time::sleep_until(due).await;
+        }
         let fetched = Instant::now();
         let page = lambda.list_mappings(&filter, marker.as_deref()).await?;
-        triggered += cache.apply_page(fetched, page.mappings);
+        swept.pages += 1;
+        swept.triggered += cache.apply_page(fetched, page.mappings);
         match page.next_marker {
             // A repeated marker would loop forever; Lambda never sends one, but be safe.
             Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
             _ => break,
         }
     }
-    Ok(triggered + cache.finish_sweep())
+    swept.triggered += cache.finish_sweep();
+    Ok(swept)
 }
 
 /// How long writes must have paused before a settling sweep runs: during a burst of creates
@@ -141,7 +169,8 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
     let region = lane.key.to_string();
     tracing::info!(
         lane = region,
-        interval_s = cache.interval.as_secs(),
+        pages_per_second = cache.settings.pages_per_second,
+        longest_interval_s = cache.interval.as_secs(),
         "starting the mapping sweep"
     );
     let mut rested_from = Instant::now();
@@ -151,7 +180,12 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
             tokio::time::sleep(WRITE_QUIET / 4).await;
         }
         let started = Instant::now();
-        let outcome = sweep_once(&lane.lambda, cache).await;
+        // Settling writes want their confirmation at once; otherwise the sweep keeps its pace.
+        let pace = cache
+            .settings
+            .pages_per_second
+            .filter(|_| !cache.settling());
+        let outcome = sweep(&lane.lambda, cache, pace).await;
         // Created before the settling check below: a write landing between that check and the
         // wait would otherwise be missed, and its resource would wait a full interval. (A
         // `Notified` receives `notify_waiters` from the moment it exists; writes made during
@@ -160,12 +194,13 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
         rested_from = Instant::now();
         rest = rest_after(started.elapsed(), cache.interval);
         let interval = match outcome {
-            Ok(triggered) => {
+            Ok(Swept { pages, triggered }) => {
                 // A sweep is a wave of allocation (every page's mappings, the reconciles it
                 // triggers); give the free pages back once it is over.
                 crate::telemetry::memory::release_free();
                 tracing::debug!(
                     lane = region,
+                    pages,
                     triggered,
                     took_ms = started.elapsed().as_millis() as u64,
                     "swept"
@@ -173,14 +208,14 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
                 if cache.settling() {
                     cache.busy_interval
                 } else {
-                    cache.interval
+                    cache.settings.cadence(pages)
                 }
             }
             Err(e) => {
                 // Retried soon: a failed page must not leave the region unswept for a whole
                 // interval, nor send every waiting reconcile to Lambda with a Get.
                 let failures = cache.sweep_failed();
-                let retry = retry_delay(failures, cache.interval, jitter());
+                let retry = retry_delay(failures, cache.interval.min(RETRY_MAX), jitter());
                 tracing::warn!(
                     lane = region,
                     error = %e,
@@ -228,6 +263,7 @@ fn stored_ref(object: ObjectRef<EventSourceMapping>) -> ObjectRef<StoredMapping>
 
 #[cfg(test)]
 mod tests {
+    use super::super::cache::SweepSettings;
     use super::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
@@ -311,5 +347,142 @@ mod tests {
         );
         assert!(!supervisor.is_finished(), "the supervisor never gives up");
         supervisor.abort();
+    }
+
+    #[test]
+    fn a_lane_with_fewer_pages_is_swept_sooner() {
+        let paced = SweepSettings {
+            interval: S(3600),
+            busy_interval: S(2),
+            pages_per_second: Some(1.0),
+        };
+        // (pages, cadence): P / pace, at least the busy interval, at most the ceiling.
+        let cases = [
+            (0, S(2)),
+            (1, S(2)),
+            (2, S(2)),
+            (10, S(10)),
+            (100, S(100)),
+            (10_000, S(3600)),
+        ];
+        for (pages, want) in cases {
+            assert_eq!(paced.cadence(pages), want, "{pages} pages");
+        }
+        let faster = SweepSettings {
+            pages_per_second: Some(4.0),
+            ..paced
+        };
+        assert_eq!(faster.cadence(100), S(25));
+        let fixed = SweepSettings {
+            pages_per_second: None,
+            interval: S(60),
+            ..paced
+        };
+        assert_eq!(fixed.cadence(1), S(60), "without a pace, the interval");
+        assert_eq!(fixed.cadence(1000), S(60));
+    }
+
+    /// A lane of `pages` pages of one mapping each (the page marker is the page number).
+    struct Pages(u32, std::sync::Mutex<Vec<Instant>>);
+
+    fn unused<T>() -> Result<T, crate::lambda::LambdaError> {
+        unreachable!("a sweep only lists")
+    }
+
+    impl LambdaPort for Pages {
+        async fn create_mapping(
+            &self,
+            _: &crate::lambda::MappingFields,
+        ) -> Result<crate::lambda::ObservedMapping, crate::lambda::LambdaError> {
+            unused()
+        }
+        async fn get_mapping(
+            &self,
+            _: &str,
+        ) -> Result<crate::lambda::ObservedMapping, crate::lambda::LambdaError> {
+            unused()
+        }
+        async fn update_mapping(
+            &self,
+            _: &str,
+            _: &crate::lambda::MappingFields,
+        ) -> Result<crate::lambda::ObservedMapping, crate::lambda::LambdaError> {
+            unused()
+        }
+        async fn delete_mapping(
+            &self,
+            _: &str,
+        ) -> Result<crate::lambda::ObservedMapping, crate::lambda::LambdaError> {
+            unused()
+        }
+        async fn list_mappings(
+            &self,
+            _: &ListFilter,
+            marker: Option<&str>,
+        ) -> Result<crate::lambda::MappingPage, crate::lambda::LambdaError> {
+            crate::sync::lock(&self.1).push(Instant::now());
+            let page: u32 = marker.map_or(0, |m| m.parse().unwrap());
+            let next = page + 1;
+            Ok(crate::lambda::MappingPage {
+                mappings: vec![
+                    serde_json::from_value(
+                        serde_json::json!({"UUID": format!("m-{page}"), "State": "Enabled"}),
+                    )
+                    .unwrap(),
+                ],
+                next_marker: (next < self.0).then(|| next.to_string()),
+            })
+        }
+        async fn tag_resource(
+            &self,
+            _: &str,
+            _: &std::collections::BTreeMap<String, String>,
+        ) -> Result<(), crate::lambda::LambdaError> {
+            unused()
+        }
+        async fn untag_resource(
+            &self,
+            _: &str,
+            _: &[String],
+        ) -> Result<(), crate::lambda::LambdaError> {
+            unused()
+        }
+        async fn list_tags(
+            &self,
+            _: &str,
+        ) -> Result<std::collections::BTreeMap<String, String>, crate::lambda::LambdaError>
+        {
+            unused()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_sweep_spreads_its_pages_and_the_next_follows_its_cadence() {
+        let settings = SweepSettings {
+            interval: S(3600),
+            busy_interval: S(2),
+            pages_per_second: Some(1.0),
+        };
+        let lane = Arc::new(Lane {
+            key: crate::lambda::LaneKey::region("r"),
+            lambda: Pages(5, Default::default()),
+            cache: Some(MappingCache::new(settings, Arc::default())),
+        });
+        let start = Instant::now();
+        let task = tokio::spawn(sweep_loop(lane.clone()));
+        tokio::time::sleep(Duration::from_millis(12_500)).await;
+        task.abort();
+        let at: Vec<f64> = crate::sync::lock(&lane.lambda.1)
+            .iter()
+            .map(|t| (*t - start).as_secs_f64())
+            .collect();
+        // Five pages a second apart, and the next sweep of five pages 5 s after the first began.
+        let want = [
+            0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
+        ];
+        assert_eq!(at.len(), want.len(), "{at:?}");
+        for (got, want) in at.iter().zip(want) {
+            assert!((got - want).abs() < 0.01, "pages at {at:?}");
+        }
     }
 }

@@ -170,7 +170,7 @@ check("--log-format=json" in a, "[defaults] JSON logs", str(a))
 check("--http-addr=0.0.0.0:8080" in a, "[defaults] --http-addr on the probe/metrics port", str(a))
 check(not any(x.startswith("--leader-elect") for x in a), "[defaults] no leader election with one replica", str(a))
 check(not any(x.startswith("--namespaces") for x in a), "[defaults] watches all namespaces", str(a))
-check(not any(x.split("=")[0] in ("--observe", "--sweep-interval", "--aws-rate-limit", "--aws-burst") for x in a),
+check(not any(x.split("=")[0] in ("--observe", "--sweep-interval", "--sweep-rate", "--aws-rate-limit", "--aws-burst") for x in a),
       "[defaults] observe mode and AWS rate left to the controller's defaults", str(a))
 check(c.get("image") == "esm-controller:0.1.0", "[defaults] image tag defaults to appVersion 0.1.0", str(c.get("image")))
 cr = one(docs, "ClusterRole", FULLNAME)
@@ -311,6 +311,7 @@ controller:
   extraArgs: ["--stalled-recheck=10m"]
   observe: get
   sweepInterval: 30s
+  sweepRate: 0.5
   awsRateLimit: 2.5
   awsBurst: 4
 image:
@@ -323,7 +324,7 @@ check(sa.get("metadata", {}).get("annotations", {}).get("eks.amazonaws.com/role-
 deploy = one(docs, "Deployment", FULLNAME, NAMESPACE)
 a = args(deploy) if deploy else []
 for flag in ("--cluster-name=prod-eu", "--region=eu-west-1", "--label-selector=team=payments", "--log-format=text", "--concurrency=8",
-             "--stalled-recheck=10m", "--observe=get", "--sweep-interval=30s", "--aws-rate-limit=2.5", "--aws-burst=4"):
+             "--stalled-recheck=10m", "--observe=get", "--sweep-interval=30s", "--sweep-rate=0.5", "--aws-rate-limit=2.5", "--aws-burst=4"):
     check(flag in a, f"[settings] {flag} passed to the controller", str(a))
 env = {e["name"]: e.get("value") for e in container(deploy).get("env", [])} if deploy else {}
 check(env.get("AWS_REGION") == "eu-west-1", "[settings] AWS_REGION exported for the SDK (STS, IRSA)")

@@ -338,6 +338,7 @@ impl Harness {
             .with_sweeps(SweepSettings {
                 interval,
                 busy_interval,
+                pages_per_second: None,
             });
         Self {
             ctx: Arc::new(ctx),
@@ -377,6 +378,7 @@ impl Harness {
         .with_sweeps(SweepSettings {
             interval,
             busy_interval,
+            pages_per_second: None,
         });
         self.ctx = Arc::new(ctx);
     }

@@ -180,13 +180,30 @@ impl LaneState {
 }
 
 /// How often sweeps run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SweepSettings {
-    /// Interval between sweeps when nothing is settling; zero: sweeps are driven by hand
-    /// (tests), no sweeper runs.
+    /// The longest time between two sweeps when nothing is settling; zero: sweeps are driven
+    /// by hand (tests), no sweeper runs. Without a pace, sweeps run exactly this often.
     pub interval: Duration,
-    /// Interval while our writes or busy mappings await a sweep.
+    /// Interval while our writes or busy mappings await a sweep, and the shortest time between
+    /// two sweeps.
     pub busy_interval: Duration,
+    /// List pages per second a lane's sweep may spend when nothing is settling: a lane of P
+    /// pages is swept every P / pace seconds (at least every `busy_interval`, at most every
+    /// `interval`), its pages spread evenly. `None`: a fixed `interval`.
+    pub pages_per_second: Option<f64>,
+}
+
+impl SweepSettings {
+    /// How long a full cycle of a lane with `pages` pages takes when nothing is settling.
+    pub fn cadence(&self, pages: usize) -> Duration {
+        match self.pages_per_second {
+            None => self.interval,
+            Some(pace) => Duration::from_secs_f64(pages.max(1) as f64 / pace)
+                .max(self.busy_interval)
+                .min(self.interval),
+        }
+    }
 }
 
 /// The resources to reconcile because a sweep saw their mapping change, from every lane: one
@@ -223,6 +240,7 @@ pub struct MappingCache {
     state: Mutex<LaneState>,
     pub interval: Duration,
     pub busy_interval: Duration,
+    pub settings: SweepSettings,
     /// Wakes the sweeper when a write makes a faster sweep worthwhile.
     pub wake_sweeper: Notify,
     /// Wakes reconciles waiting for a sweep to complete.
@@ -236,6 +254,7 @@ impl MappingCache {
             state: Mutex::default(),
             interval: settings.interval,
             busy_interval: settings.busy_interval,
+            settings,
             wake_sweeper: Notify::new(),
             swept: Notify::new(),
             triggers,
@@ -523,6 +542,7 @@ mod tests {
             SweepSettings {
                 interval: Duration::from_secs(60),
                 busy_interval: Duration::from_secs(3),
+                pages_per_second: None,
             },
             Arc::default(),
         );
@@ -540,6 +560,7 @@ mod tests {
             SweepSettings {
                 interval: Duration::from_secs(60),
                 busy_interval: Duration::from_secs(3),
+                pages_per_second: None,
             },
             Arc::default(),
         );
@@ -713,6 +734,7 @@ mod tests {
             SweepSettings {
                 interval: Duration::from_secs(60),
                 busy_interval: Duration::from_secs(3),
+                pages_per_second: None,
             },
             Arc::default(),
         );
@@ -747,6 +769,7 @@ mod tests {
             SweepSettings {
                 interval: Duration::from_secs(60),
                 busy_interval: Duration::from_secs(3),
+                pages_per_second: None,
             },
             Arc::default(),
         );
