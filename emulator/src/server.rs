@@ -182,23 +182,22 @@ async fn front_door(State(app): State<App>, mut request: Request, next: Next) ->
     // Numbered on arrival, so that the order is the order Lambda would have seen them in.
     let seq = app.requests.next.fetch_add(1, Ordering::SeqCst);
     let caller = access_key_id(request.headers());
-    let resolved = match &caller {
-        Some(key) => app.sts.resolve(key, session_token(request.headers())),
-        None => Err(AuthError::Invalid),
+    let account = match &caller {
+        // Unsigned requests (curl, scripts) are served from the default account.
+        None => Ok(app.accounts.default_account().to_owned()),
+        Some(key) => app
+            .sts
+            .resolve(key, session_token(request.headers()))
+            .map(|identity| identity.account),
     };
-    let (account, response) = match (&caller, resolved) {
-        (Some(_), Err(error)) => (None, error_response(&lambda_auth_error(error))),
-        (caller, resolved) => {
-            // Unsigned requests (curl, scripts) are served from the default account.
-            let account = match (caller, resolved) {
-                (Some(_), Ok(identity)) => identity.account,
-                _ => app.accounts.default_account().to_owned(),
-            };
+    let (account, response) = match account {
+        Ok(account) => {
             request
                 .extensions_mut()
                 .insert(app.accounts.model(&account));
             (Some(account), next.run(request).await)
         }
+        Err(error) => (None, error_response(&lambda_auth_error(error))),
     };
     let status = response.status().as_u16();
     tracing::info!(
