@@ -356,6 +356,9 @@ EOF
       echo "export LAMBDA_ENDPOINT='$lambda_endpoint'"
       echo "export LAMBDA_ADMIN_URL='$lambda_endpoint/_emulator'"
       echo "export AWS_ENDPOINT_URL_LAMBDA='$lambda_endpoint'"
+      # The emulator also speaks STS (AssumeRole, web identity), so roles assumed in the bed
+      # resolve to the emulator's accounts.
+      echo "export AWS_ENDPOINT_URL_STS='$lambda_endpoint'"
     fi
     echo "export AWS_REGION='$REGION'"
     echo "export AWS_DEFAULT_REGION='$REGION'"

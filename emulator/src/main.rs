@@ -49,6 +49,10 @@ struct Args {
     /// List page size cap.
     #[arg(long, default_value_t = 100)]
     page_size: usize,
+    /// The shortest session STS grants (real STS: 900 s); lower it so that tests can make
+    /// clients refresh assumed-role credentials within seconds.
+    #[arg(long, default_value_t = esm_emulator::server::Options::default().sts_min_duration_seconds)]
+    sts_min_duration_seconds: u32,
 }
 
 fn write_port_file(path: &Path, port: u16) -> std::io::Result<()> {
@@ -117,6 +121,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         write_port_file(path, local.port())?;
     }
     tracing::info!("esm-emulator listening on http://{local}");
-    esm_emulator::server::serve(model, listener, shutdown_signal()).await?;
+    let options = esm_emulator::server::Options {
+        sts_min_duration_seconds: args.sts_min_duration_seconds.max(1),
+    };
+    esm_emulator::server::serve_with(model, options, listener, shutdown_signal()).await?;
     Ok(())
 }

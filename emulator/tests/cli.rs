@@ -6,10 +6,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    request_with(port, method, path, "Content-Type: application/json", body)
+}
+
+fn request_with(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -48,6 +52,8 @@ fn binary_serves_seeds_logs_and_stops_on_sigterm() {
             "--seed-event-source",
             "arn:aws:sqs:eu-west-1:210987654321:q",
             "--require-seeded-sources",
+            "--sts-min-duration-seconds",
+            "30",
         ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -90,6 +96,34 @@ fn binary_serves_seeds_logs_and_stops_on_sigterm() {
         );
     }
 
+    // STS accepts sessions down to --sts-min-duration-seconds.
+    let (status, body) = request(
+        port,
+        "POST",
+        "/_emulator/roles",
+        r#"{"roleArn":"arn:aws:iam::111111111111:role/r","trust":["*"]}"#,
+    );
+    assert_eq!(status, 204, "{body}");
+    let assume = |seconds: u32| {
+        request_with(
+            port,
+            "POST",
+            "/",
+            "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=AKIDCLI/20260101/eu-west-1/sts/aws4_request, SignedHeaders=host, \
+             Signature=00",
+            &format!(
+                "Action=AssumeRole&Version=2011-06-15&RoleSessionName=cli&DurationSeconds={seconds}\
+                 &RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Fr"
+            ),
+        )
+    };
+    let (status, body) = assume(30);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = assume(29);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("greater than or equal to 30"), "{body}");
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -121,6 +155,18 @@ fn binary_serves_seeds_logs_and_stops_on_sigterm() {
     assert!(
         log.contains("GET /2015-03-31/event-source-mappings 200"),
         "{log}"
+    );
+    assert!(
+        log.contains("account=210987654321"),
+        "the log names the account: {log}"
+    );
+    assert!(
+        log.contains("POST / 200 sts:AssumeRole account=210987654321"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("SessionToken") && !log.contains("RoleSessionName"),
+        "STS bodies must not be logged: {log}"
     );
     assert!(
         !log.contains("FunctionName"),

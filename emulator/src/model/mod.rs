@@ -10,7 +10,7 @@ mod error;
 mod fault;
 mod function;
 mod ratelimit;
-mod rng;
+pub(crate) mod rng;
 mod source;
 mod state;
 mod validate;
@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub(crate) use clock::Clock;
 pub use clock::ManualClock;
 pub use error::ApiError;
 pub use fault::Fault;
 
-use clock::Clock;
 use world::World;
 
 /// The model's settings.
@@ -132,6 +132,21 @@ impl Model {
     /// `advance`.
     pub fn with_shared_clock(config: ModelConfig, clock: &ManualClock) -> Model {
         Self::with_clock(config, Clock::Manual(clock.clone()))
+    }
+
+    /// The same Lambda in another account: the current configuration (delays, rate limit,
+    /// quotas) with `account` in place of this model's, on the same clock, with nothing seeded
+    /// and its own mappings, counts, faults and rate-limit bucket. The HTTP face keeps one per
+    /// account that calls it.
+    pub fn for_account(&self, account: &str) -> Model {
+        let (mut config, clock) = {
+            let world = self.world();
+            (world.config.clone(), world.clock.clone())
+        };
+        // A seeded model stays deterministic, but no two accounts share a UUID sequence.
+        config.rng_seed = config.rng_seed.map(|seed| seed ^ fnv1a(account.as_bytes()));
+        config.account = account.to_owned();
+        Self::with_clock(config, clock)
     }
 
     fn with_clock(config: ModelConfig, clock: Clock) -> Model {
@@ -316,6 +331,11 @@ impl Model {
         self.world().counts.clone()
     }
 
+    /// Whether a mapping with this UUID exists (in any state), without counting a call.
+    pub fn contains_mapping(&self, uuid: &str) -> bool {
+        self.world().contains(uuid)
+    }
+
     /// Every mapping as Get would show it now, in creation order.
     pub fn mappings(&self) -> Vec<Value> {
         self.world().snapshot()
@@ -343,10 +363,22 @@ impl Model {
         self.world().config.clone()
     }
 
+    /// The model's clock, so that what lives beside it (STS sessions) ages with it.
+    pub(crate) fn clock(&self) -> Clock {
+        self.world().clock.clone()
+    }
+
     /// `arn:<partition>:lambda:<region>:<account>:event-source-mapping:<uuid>`.
     pub fn event_source_mapping_arn(&self, uuid: &str) -> String {
         self.world().esm_arn(uuid)
     }
+}
+
+/// FNV-1a: a stable 64-bit hash (std's `DefaultHasher` may change between releases).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl std::fmt::Debug for Model {

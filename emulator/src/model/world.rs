@@ -350,6 +350,10 @@ impl World {
             .ok_or_else(ApiError::mapping_not_found)
     }
 
+    pub(crate) fn contains(&self, uuid: &str) -> bool {
+        self.by_uuid.contains_key(uuid)
+    }
+
     fn mapping(&self, uuid: &str) -> ApiResult<&Mapping> {
         Ok(&self.mappings[&self.seq_of(uuid)?])
     }
