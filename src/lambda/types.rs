@@ -13,6 +13,29 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The plain scalar settings: the same name and the same type (`i32`, `bool`, `String`) in
+/// [`MappingFields`] and in aws-sdk-lambda's Create and Update builders and outputs. The AWS
+/// adapter maps every field listed here without naming it, so adding such a field to the
+/// controller means adding it to [`MappingFields`] and to this list, not to the adapter.
+/// `$callback!(args; field / sdk_setter, ...)` is called with the list (macros cannot build
+/// the setter's name from the field's, so both are written).
+macro_rules! with_scalar_fields {
+    ($callback:ident!($($args:tt)*)) => {
+        $callback!(
+            $($args)*;
+            batch_size / set_batch_size,
+            kms_key_arn / set_kms_key_arn,
+            maximum_batching_window_in_seconds / set_maximum_batching_window_in_seconds,
+            parallelization_factor / set_parallelization_factor,
+            maximum_record_age_in_seconds / set_maximum_record_age_in_seconds,
+            bisect_batch_on_function_error / set_bisect_batch_on_function_error,
+            maximum_retry_attempts / set_maximum_retry_attempts,
+            tumbling_window_in_seconds / set_tumbling_window_in_seconds
+        )
+    };
+}
+pub(crate) use with_scalar_fields;
+
 /// The configurable fields of a mapping: the body of Create and Update requests, and the
 /// configuration part of every response.
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]

@@ -16,32 +16,32 @@ use super::to_sdk::{
     to_hash_map,
 };
 use crate::lambda::Op::{Create as CREATE, Update as UPDATE};
+use crate::lambda::types::with_scalar_fields;
 use crate::lambda::{LambdaError, MappingFields, Op};
 
 /// Applies every field that both Create and Update take. The two SDK builders are different
 /// types with the same setters, so this is a macro: a field added here reaches both requests.
+/// Sets every scalar field of [`with_scalar_fields`] on a builder: `set_x(f.x.clone())`.
+macro_rules! set_scalars {
+    ($builder:expr, $f:expr; $($field:ident / $setter:ident),+) => {
+        $builder$(.$setter($f.$field.clone()))+
+    };
+}
+
 macro_rules! set_updatable_fields {
     ($builder:expr, $f:expr, $operation:expr) => {
         $builder
             .set_function_name($f.function_name.clone())
             .set_enabled($f.enabled)
-            .set_batch_size($f.batch_size)
             .set_filter_criteria($f.filter_criteria.as_ref().map(filter_criteria_to_sdk))
-            .set_kms_key_arn($f.kms_key_arn.clone())
             .set_metrics_config($f.metrics_config.as_ref().map(metrics_config_to_sdk))
             .set_logging_config($f.logging_config.as_ref().map(logging_config_to_sdk))
             .set_scaling_config($f.scaling_config.as_ref().map(scaling_config_to_sdk))
-            .set_maximum_batching_window_in_seconds($f.maximum_batching_window_in_seconds)
-            .set_parallelization_factor($f.parallelization_factor)
             .set_destination_config(
                 $f.destination_config
                     .as_ref()
                     .map(destination_config_to_sdk),
             )
-            .set_maximum_record_age_in_seconds($f.maximum_record_age_in_seconds)
-            .set_bisect_batch_on_function_error($f.bisect_batch_on_function_error)
-            .set_maximum_retry_attempts($f.maximum_retry_attempts)
-            .set_tumbling_window_in_seconds($f.tumbling_window_in_seconds)
             .set_source_access_configurations(
                 $f.source_access_configurations
                     .as_deref()
@@ -101,6 +101,7 @@ pub(super) fn create_request(
                 .as_ref()
                 .map(self_managed_event_source_to_sdk),
         );
+    let builder = with_scalar_fields!(set_scalars!(builder, f));
     Ok(set_updatable_fields!(builder, f, CREATE))
 }
 
@@ -133,6 +134,7 @@ pub(super) fn update_request(
         ));
     }
     let builder = client.update_event_source_mapping().uuid(uuid);
+    let builder = with_scalar_fields!(set_scalars!(builder, f));
     Ok(set_updatable_fields!(builder, f, UPDATE))
 }
 

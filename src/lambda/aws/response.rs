@@ -2,6 +2,7 @@
 
 use aws_sdk_lambda::types as sdk;
 
+use crate::lambda::types::with_scalar_fields;
 use crate::lambda::{
     DestinationConfig, DocumentDbEventSourceConfig, Filter, FilterCriteria, FilterCriteriaError,
     KafkaEventSourceConfig, LoggingConfig, MappingFields, MetricsConfig, ObservedMapping,
@@ -22,6 +23,8 @@ macro_rules! sdk_mapping {
     ($($shape:ty),+ $(,)?) => {$(
         impl SdkMapping for $shape {
             fn into_observed(self) -> ObservedMapping {
+                let mut scalars = MappingFields::default();
+                with_scalar_fields!(copy_scalars!(scalars, self));
                 ObservedMapping {
                     uuid: self.uuid.unwrap_or_default(),
                     arn: self.event_source_mapping_arn,
@@ -39,15 +42,10 @@ macro_rules! sdk_mapping {
                         function_name: None,
                         enabled: None,
                         tags: None,
-                        batch_size: self.batch_size,
                         filter_criteria: self.filter_criteria.map(filter_criteria_from_sdk),
-                        kms_key_arn: self.kms_key_arn,
                         metrics_config: self.metrics_config.map(metrics_config_from_sdk),
                         logging_config: self.logging_config.map(logging_config_from_sdk),
                         scaling_config: self.scaling_config.map(scaling_config_from_sdk),
-                        maximum_batching_window_in_seconds: self
-                            .maximum_batching_window_in_seconds,
-                        parallelization_factor: self.parallelization_factor,
                         starting_position: self.starting_position.map(|p| p.as_str().to_string()),
                         starting_position_timestamp: self
                             .starting_position_timestamp
@@ -55,10 +53,6 @@ macro_rules! sdk_mapping {
                         destination_config: self
                             .destination_config
                             .map(destination_config_from_sdk),
-                        maximum_record_age_in_seconds: self.maximum_record_age_in_seconds,
-                        bisect_batch_on_function_error: self.bisect_batch_on_function_error,
-                        maximum_retry_attempts: self.maximum_retry_attempts,
-                        tumbling_window_in_seconds: self.tumbling_window_in_seconds,
                         topics: self.topics,
                         queues: self.queues,
                         source_access_configurations: self
@@ -82,11 +76,19 @@ macro_rules! sdk_mapping {
                         provisioned_poller_config: self
                             .provisioned_poller_config
                             .map(provisioned_poller_config_from_sdk),
+                        ..scalars
                     },
                 }
             }
         }
     )+};
+}
+
+/// Copies every scalar field of [`with_scalar_fields`] from an SDK output.
+macro_rules! copy_scalars {
+    ($into:ident, $output:expr; $($field:ident / $setter:ident),+) => {
+        $($into.$field = $output.$field;)+
+    };
 }
 
 sdk_mapping!(
