@@ -1,6 +1,7 @@
 """Busy Lambda: transitional states, ResourceInUseException and throttling are waited out,
 never reported as errors."""
 
+import re
 import time
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def _throttled_answers(bed) -> int:
     """429s the emulator has answered so far (from its request log)."""
     path = Path(bed.env.get("TESTBED_DIR", "")) / "logs" / "emulator.log"
     try:
-        return sum(1 for line in path.read_text(errors="replace").splitlines() if line.rstrip().endswith(" 429"))
+        # "<METHOD> <path> <status>[ account=…]": the status is the third field of the message.
+        return sum(1 for line in path.read_text(errors="replace").splitlines()
+                   if re.search(r"esm_emulator::server: \S+ \S+ 429(\s|$)", line))
     except OSError:
         return -1
 
