@@ -38,4 +38,4 @@ crds:
 N ?= 1000
 MODE ?= list
 bench:
-	bash scripts/bench.sh $(N) $(MODE)
+	@bash scripts/bench.sh $(N) $(MODE)
