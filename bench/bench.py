@@ -176,7 +176,7 @@ class Bench:
                "--observe", self.args.mode,
                "--aws-rate-limit", str(self.args.rate), "--aws-burst", str(self.args.burst),
                "--concurrency", str(self.args.concurrency),
-               "--resync-period", "5m", "--sweep-interval", "60s",
+               "--resync-period", "5m",  # the sweep keeps its defaults (--sweep-rate 1)
                "--namespaces", self.ns, "--cluster-name", "bench", "--region", "us-east-1",
                "--http-addr", f"127.0.0.1:{self.http_port}",
                "--log-format", "json", "--log-level", os.environ.get("BENCH_LOG_LEVEL", "warn")]
