@@ -12,15 +12,6 @@ use support::{Harness, REGION, SQS, sqs};
 
 const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/filters";
 
-fn ready_message(h: &Harness) -> String {
-    h.status()["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn warnings(h: &Harness, reason: &str) -> usize {
     h.kube
         .state
@@ -54,7 +45,7 @@ async fn filters_lambda_cannot_read_are_shown_and_never_called_in_sync() {
         h.condition("Stalled"),
         ("True".into(), "FilterCriteriaError".into())
     );
-    let message = ready_message(&h);
+    let message = h.ready_message();
     for part in [
         "KMSAccessDeniedException",
         "unable to decrypt the filter criteria",
@@ -257,7 +248,7 @@ async fn a_create_refused_for_its_tags_stalls_naming_the_permission() {
             "{}",
             error.message
         );
-        let message = ready_message(&h);
+        let message = h.ready_message();
         assert!(message.contains(named), "{message:?} names {named}");
         assert!(h.mappings().is_empty(), "no untagged mapping was created");
         assert!(h.status().get("createRequestedAt").is_none());
@@ -296,9 +287,9 @@ async fn crash_recovery_skips_a_foreign_mapping_whose_tags_cannot_be_read() {
         h.condition("Stalled"),
         ("True".into(), "Conflict".into()),
         "the lookup went on past the unreadable mapping: {}",
-        ready_message(&h)
+        h.ready_message()
     );
-    assert!(ready_message(&h).contains(&foreign));
+    assert!(h.ready_message().contains(&foreign));
     assert_eq!(h.mappings().len(), 1, "nothing was created");
 }
 

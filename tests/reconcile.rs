@@ -644,16 +644,6 @@ async fn a_refused_delete_is_shown_on_the_resource_and_retried() {
 
 // ---------- The region a mapping lives in ----------
 
-/// The Ready condition's message.
-fn ready_message(h: &Harness) -> String {
-    h.status()["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_changed_default_region_keeps_managing_the_mapping_where_it_is() {
     let mut h = Harness::new();
@@ -792,7 +782,7 @@ async fn a_mapping_deleted_out_of_band_after_a_default_region_change_is_recreate
         "the pass that finds it gone creates nothing"
     );
     assert!(h.status().get("uuid").is_none() && h.status().get("region").is_none());
-    let message = ready_message(&h);
+    let message = h.ready_message();
     assert!(
         message.contains(&format!("{old} in {REGION}")) && message.contains(OTHER_REGION),
         "{message}"
@@ -820,7 +810,7 @@ async fn an_explicit_spec_region_other_than_the_recorded_one_stalls() {
         h.condition("Stalled"),
         ("True".into(), "RegionChanged".into())
     );
-    let message = ready_message(&h);
+    let message = h.ready_message();
     for part in [
         format!("spec.region is {OTHER_REGION}"),
         format!("mapping {uuid} is in {REGION}"),

@@ -522,6 +522,16 @@ impl Harness {
         )
     }
 
+    /// The Ready condition's message.
+    pub fn ready_message(&self) -> String {
+        self.status()["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn event_reasons(&self) -> Vec<String> {
         self.kube
             .state

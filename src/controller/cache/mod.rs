@@ -510,6 +510,12 @@ impl MappingCache {
 mod tests {
     use super::*;
 
+    const SWEEPS: SweepSettings = SweepSettings {
+        interval: Duration::from_secs(60),
+        busy_interval: Duration::from_secs(3),
+        pages_per_second: None,
+    };
+
     fn mapping(uuid: &str, state: &str, modified: f64) -> ObservedMapping {
         serde_json::from_value(
             serde_json::json!({"UUID": uuid, "State": state, "LastModified": modified}),
@@ -538,14 +544,7 @@ mod tests {
         MappingCache,
         mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>>,
     ) {
-        let cache = MappingCache::new(
-            SweepSettings {
-                interval: Duration::from_secs(60),
-                busy_interval: Duration::from_secs(3),
-                pages_per_second: None,
-            },
-            Arc::default(),
-        );
+        let cache = MappingCache::new(SWEEPS, Arc::default());
         let triggers = cache.triggers.subscribe();
         cache.apply_sweep(Instant::now(), mappings.clone());
         for m in &mappings {
@@ -556,14 +555,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn answers_follow_sweeps_and_our_writes() {
-        let cache = MappingCache::new(
-            SweepSettings {
-                interval: Duration::from_secs(60),
-                busy_interval: Duration::from_secs(3),
-                pages_per_second: None,
-            },
-            Arc::default(),
-        );
+        let cache = MappingCache::new(SWEEPS, Arc::default());
         let mut triggers = cache.triggers.subscribe();
         assert_eq!(cache.lookup("a"), Cached::Unknown);
 
@@ -730,14 +722,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_failed_sweep_keeps_reconciles_waiting_for_the_retry() {
-        let cache = MappingCache::new(
-            SweepSettings {
-                interval: Duration::from_secs(60),
-                busy_interval: Duration::from_secs(3),
-                pages_per_second: None,
-            },
-            Arc::default(),
-        );
+        let cache = MappingCache::new(SWEEPS, Arc::default());
         let waiter = cache.swept.notified();
         assert_eq!(cache.sweep_failed(), 1);
         assert!(
@@ -765,14 +750,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn failed_sweeps_in_a_row_stop_the_wait_for_the_first_one() {
-        let cache = MappingCache::new(
-            SweepSettings {
-                interval: Duration::from_secs(60),
-                busy_interval: Duration::from_secs(3),
-                pages_per_second: None,
-            },
-            Arc::default(),
-        );
+        let cache = MappingCache::new(SWEEPS, Arc::default());
         assert!(cache.awaiting_first_sweep());
         let waiter = cache.swept.notified();
         for _ in 1..FAILURES_BEFORE_GETS {
