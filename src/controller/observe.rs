@@ -219,7 +219,9 @@ async fn cached_lookup(cache: &MappingCache, uuid: &str) -> CacheAnswer {
         // with one Get per resource at start-up.
         let swept = cache.swept.notified();
         if cache.awaiting_first_sweep() {
-            let _ = tokio::time::timeout(FIRST_SWEEP_WAIT, swept).await;
+            // Sweeps driven by hand (a zero interval, tests) are never waited for.
+            let wait = FIRST_SWEEP_WAIT.min(cache.interval * 2);
+            let _ = tokio::time::timeout(wait, swept).await;
         }
         answer = cache.lookup(uuid);
     }
