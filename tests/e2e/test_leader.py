@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import (
-    RUN_ID, Ctx, http_get, is_ready, make_namespace, sqs_arn, status, stop_and_check, unique, wait_for,
+    RUN_ID, Ctx, http_get, make_namespace, sqs_arn, status, stop_and_check, unique, wait_for,
 )
 
 LEASE_NS = "esm-system"
@@ -129,8 +129,8 @@ def test_a_paused_leader_does_not_write_after_the_standby_took_over(bed, ctx, co
     stale = [r for r in log if r["caller"] == KEY_A and is_write(r) and r["seq"] > first_b_write]
     assert not stale, f"the old leader wrote after the new leader's first write (seq {first_b_write}):\n{stale}"
     for name in ["r1", "r2", "r3", "r4", "r5", "r6"]:
-        obj = ctx.get(name)
-        assert is_ready(obj), obj
+        # r1 and r2 were just updated: Lambda shows Updating until its transition ends.
+        obj = ctx.wait_ready(name, timeout=30)
         assert len(emu.mappings_for(obj["spec"]["eventSourceARN"])) == 1, obj
 
     # What Kubernetes does next: the pod restarts, and the old leader comes back as a standby.
