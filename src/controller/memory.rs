@@ -102,6 +102,21 @@ impl Memory {
         out
     }
 
+    /// Reads or changes the record of `key` only if there is one (dropping it once empty;
+    /// `T::default()` without one): for the calls that only read or clear, which every
+    /// reconcile makes and which must not insert and remove a record each time.
+    fn existing<T: Default>(&self, key: ObjectKey, change: impl FnOnce(&mut Remembered) -> T) -> T {
+        let mut objects = lock(&self.objects);
+        let Some(record) = objects.get_mut(&key) else {
+            return T::default();
+        };
+        let out = change(record);
+        if record.is_empty() {
+            objects.remove(&key);
+        }
+        out
+    }
+
     /// Forgets the resource: it is gone. Its mapping no longer counts in the gauge.
     pub fn forget(&self, key: ObjectKey) {
         let record = lock(&self.objects).remove(&key);
@@ -137,7 +152,7 @@ impl Memory {
 
     /// Forgets the resource's attempts on a track (after progress).
     pub(crate) fn reset(&self, key: ObjectKey, track: Track) {
-        self.with(key, |r| r.attempts[track.index()] = 0);
+        self.existing(key, |r| r.attempts[track.index()] = 0);
     }
 
     // --- stall holds ---------------------------------------------------------------------------
@@ -150,7 +165,7 @@ impl Memory {
     /// How long a stalled resource is still held, if it is and nothing changed.
     pub(crate) fn stalled_for(&self, key: ObjectKey, fingerprint: u64) -> Option<Duration> {
         let now = Instant::now();
-        self.with(key, |r| match r.stall {
+        self.existing(key, |r| match r.stall {
             Some((held, until)) if held == fingerprint && until > now => {
                 Some(until.saturating_duration_since(now))
             }
@@ -162,19 +177,22 @@ impl Memory {
     }
 
     pub fn release_stalled(&self, key: ObjectKey) {
-        self.with(key, |r| r.stall = None);
+        self.existing(key, |r| r.stall = None);
     }
 
     // --- our own creates -----------------------------------------------------------------------
 
     /// Remembers (`Some`) or forgets (`None`) the mapping this process created for the resource.
     pub(crate) fn remember_create(&self, key: ObjectKey, create: Option<OwnCreate>) {
-        self.with(key, |r| r.own_create = create.map(Box::new));
+        match create {
+            Some(create) => self.with(key, |r| r.own_create = Some(Box::new(create))),
+            None => self.existing(key, |r| r.own_create = None),
+        }
     }
 
     /// The mapping this process created for the resource, if that resource had `uid`.
     pub(crate) fn own_create(&self, key: ObjectKey, uid: &str) -> Option<OwnCreate> {
-        self.with(key, |r| {
+        self.existing(key, |r| {
             r.own_create.as_deref().filter(|c| c.uid == uid).cloned()
         })
     }
@@ -191,14 +209,14 @@ impl Memory {
 
     /// A read of the resource's mapping succeeded.
     pub(crate) fn read_succeeded(&self, key: ObjectKey) {
-        self.with(key, |r| r.read_failing_since = None);
+        self.existing(key, |r| r.read_failing_since = None);
     }
 
     // --- what the metrics follow ---------------------------------------------------------------
 
     /// A reconcile of the resource starts: it is no longer waiting in the queue.
     pub(crate) fn reconcile_started(&self, key: ObjectKey) {
-        self.with(key, |r| r.due = None);
+        self.existing(key, |r| r.due = None);
     }
 
     /// Records when the resource is due next (its requeue).
@@ -221,7 +239,7 @@ impl Memory {
 
     /// The resource is Ready: observe the time since its mapping was created, once.
     pub(crate) fn ready(&self, key: ObjectKey) {
-        if let Some(created) = self.with(key, |r| r.created_at.take()) {
+        if let Some(created) = self.existing(key, |r| r.created_at.take()) {
             self.metrics.time_to_ready(created.elapsed());
         }
     }

@@ -220,7 +220,7 @@ async fn cached_lookup(cache: &MappingCache, uuid: &str) -> CacheAnswer {
         let swept = cache.swept.notified();
         if cache.awaiting_first_sweep() {
             // Sweeps driven by hand (a zero interval, tests) are never waited for.
-            let wait = FIRST_SWEEP_WAIT.min(cache.interval * 2);
+            let wait = FIRST_SWEEP_WAIT.min(cache.settings.interval * 2);
             let _ = tokio::time::timeout(wait, swept).await;
         }
         answer = cache.lookup(uuid);

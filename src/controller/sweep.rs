@@ -170,11 +170,11 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
     tracing::info!(
         lane = region,
         pages_per_second = cache.settings.pages_per_second,
-        longest_interval_s = cache.interval.as_secs(),
+        longest_interval_s = cache.settings.interval.as_secs(),
         "starting the mapping sweep"
     );
     let mut rested_from = Instant::now();
-    let mut rest = rest_after(Duration::ZERO, cache.interval);
+    let mut rest = rest_after(Duration::ZERO, cache.settings.interval);
     loop {
         while !may_sweep(cache.since_last_write(), rested_from.elapsed(), rest) {
             tokio::time::sleep(WRITE_QUIET / 4).await;
@@ -192,7 +192,7 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
         // the sweep are still pending and keep the region settling.)
         let wake = cache.wake_sweeper.notified();
         rested_from = Instant::now();
-        rest = rest_after(started.elapsed(), cache.interval);
+        rest = rest_after(started.elapsed(), cache.settings.interval);
         let interval = match outcome {
             Ok(Swept { pages, triggered }) => {
                 // A sweep is a wave of allocation (every page's mappings, the reconciles it
@@ -206,7 +206,7 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
                     "swept"
                 );
                 if cache.settling() {
-                    cache.busy_interval
+                    cache.settings.busy_interval
                 } else {
                     cache.settings.cadence(pages)
                 }
@@ -215,7 +215,7 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
                 // Retried soon: a failed page must not leave the region unswept for a whole
                 // interval, nor send every waiting reconcile to Lambda with a Get.
                 let failures = cache.sweep_failed();
-                let retry = retry_delay(failures, cache.interval.min(RETRY_MAX), jitter());
+                let retry = retry_delay(failures, cache.settings.interval.min(RETRY_MAX), jitter());
                 tracing::warn!(
                     lane = region,
                     error = %e,
@@ -231,8 +231,8 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
         tokio::select! {
             _ = tokio::time::sleep_until(started + interval) => {}
             // A write arrived while idle: switch to the busy interval.
-            _ = wake, if interval > cache.busy_interval => {
-                tokio::time::sleep(cache.busy_interval).await;
+            _ = wake, if interval > cache.settings.busy_interval => {
+                tokio::time::sleep(cache.settings.busy_interval).await;
             }
         }
     }

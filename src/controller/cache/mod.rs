@@ -238,8 +238,6 @@ impl Triggers {
 /// tell of a change.
 pub struct MappingCache {
     state: Mutex<LaneState>,
-    pub interval: Duration,
-    pub busy_interval: Duration,
     pub settings: SweepSettings,
     /// Wakes the sweeper when a write makes a faster sweep worthwhile.
     pub wake_sweeper: Notify,
@@ -252,8 +250,6 @@ impl MappingCache {
     pub fn new(settings: SweepSettings, triggers: Arc<Triggers>) -> Self {
         Self {
             state: Mutex::default(),
-            interval: settings.interval,
-            busy_interval: settings.busy_interval,
             settings,
             wake_sweeper: Notify::new(),
             swept: Notify::new(),
