@@ -168,7 +168,7 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
     };
     let region = lane.key.to_string();
     tracing::info!(
-        lane = region,
+        region,
         pages_per_second = cache.settings.pages_per_second,
         longest_interval_s = cache.settings.interval.as_secs(),
         "starting the mapping sweep"
@@ -199,7 +199,7 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
                 // triggers); give the free pages back once it is over.
                 crate::telemetry::memory::release_free();
                 tracing::debug!(
-                    lane = region,
+                    region,
                     pages,
                     triggered,
                     took_ms = started.elapsed().as_millis() as u64,
@@ -217,11 +217,11 @@ pub(super) async fn sweep_loop<P: LambdaPort>(lane: Arc<Lane<P>>) {
                 let failures = cache.sweep_failed();
                 let retry = retry_delay(failures, cache.settings.interval.min(RETRY_MAX), jitter());
                 tracing::warn!(
-                    lane = region,
+                    region,
                     error = %e,
                     failures,
                     retry_in_ms = retry.as_millis() as u64,
-                    "the List sweep of this lane failed: changes made in Lambda there go unseen until a sweep succeeds"
+                    "the List sweep of this region failed: changes made in Lambda there go unseen until a sweep succeeds"
                 );
                 // From when it failed, not when it started: a sweep that failed after a long
                 // run of pages still waits its retry delay.

@@ -96,7 +96,7 @@ impl<T, F: Future<Output = Result<T, LambdaError>>> Future for GuardedCall<'_, F
             // the process stops as soon as its renewal loop sees what the guard already knows.
             tracing::warn!(
                 operation = check.operation.name(),
-                lane = check.lane,
+                region = check.lane,
                 "refused a Lambda call: {not_leader}"
             );
             // Retry: the reconcile is requeued, never stalled; the process is stopping anyway.
