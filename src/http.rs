@@ -88,7 +88,7 @@ mod tests {
     #[tokio::test]
     async fn health_readiness_and_metrics_over_http() {
         let metrics = Arc::new(Metrics::new());
-        metrics.aws_request("GetEventSourceMapping", "ok");
+        metrics.aws_request("own", "us-east-1", "GetEventSourceMapping", "ok");
         let readiness = Arc::new(Readiness::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(status, 200);
         assert!(
             body.contains(
-                "esm_aws_requests_total{operation=\"GetEventSourceMapping\",outcome=\"ok\"} 1"
+                "esm_aws_requests_total{operation=\"GetEventSourceMapping\",outcome=\"ok\",account=\"own\",region=\"us-east-1\"} 1"
             ),
             "{body}"
         );

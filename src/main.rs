@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use esm_controller::api::EventSourceMapping;
+use esm_controller::controller::accounts::watch_accounts;
 use esm_controller::controller::leader::{
     Elector, Leadership, LeaseSettings, LeaseTiming, WriteFence,
 };
@@ -57,6 +58,11 @@ struct RunArgs {
     /// sharing an AWS account its own name.
     #[arg(long, env = "ESM_CLUSTER_NAME", default_value = "default")]
     cluster_name: String,
+    /// Refuse the controller's own AWS identity: a resource must name a LambdaAccount in
+    /// spec.accountRef or have a default one for its namespace, otherwise it stalls (NoAccount)
+    /// without any AWS call. Off: such resources use the controller's own identity.
+    #[arg(long, env = "ESM_REQUIRE_ACCOUNT_BINDING", default_value_t = false)]
+    require_account_binding: bool,
     /// Region for resources without spec.region (default: the AWS SDK's, e.g. AWS_REGION).
     #[arg(long, env = "ESM_DEFAULT_REGION")]
     region: Option<String>,
@@ -222,22 +228,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     match Command::parse() {
-        Command::Crd { write } => {
-            let yaml = esm_controller::api::crd_yaml();
-            match write {
-                None => print!("{yaml}"),
-                Some(root) => {
-                    for file in esm_controller::api::CRD_FILES {
-                        let path = root.join(file);
-                        if let Err(e) = std::fs::write(&path, &yaml) {
-                            eprintln!("cannot write {}: {e}", path.display());
-                            return ExitCode::FAILURE;
-                        }
-                    }
-                }
+        Command::Crd { write } => match write {
+            None => {
+                print!("{}", esm_controller::api::crd_yaml());
+                ExitCode::SUCCESS
             }
-            ExitCode::SUCCESS
-        }
+            Some(root) => write_crds(&root),
+        },
         Command::Run(args) => {
             telemetry::init(args.log_format, &args.log_level);
             telemetry::memory::tune();
@@ -261,6 +258,20 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Writes every CRD into each committed directory under `root`.
+fn write_crds(root: &std::path::Path) -> ExitCode {
+    for dir in esm_controller::api::CRD_DIRS {
+        for (file, crd) in esm_controller::api::crds() {
+            let path = root.join(dir).join(file);
+            if let Err(e) = std::fs::write(&path, esm_controller::api::crd_yaml_of(&crd)) {
+                eprintln!("cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// The controller's life: connect to Kubernetes and AWS, serve health and metrics, win the
@@ -324,7 +335,12 @@ async fn run(args: RunArgs) -> Result<(), String> {
     );
     // Status, finalizer and Event writes are fenced like Lambda calls.
     let controller_client = kube_client(kube_config, leadership)?;
-    let mut ctx = Context::new(controller_client, connector, settings).with_metrics(metrics);
+    // The account bindings' caches are filled before the first resource resolves its account.
+    let (accounts, bindings) =
+        watch_accounts(&controller_client, !args.require_account_binding).await;
+    let mut ctx = Context::new(controller_client, connector, settings)
+        .with_metrics(metrics)
+        .with_accounts(accounts);
     if args.observe == ObserveMode::List {
         ctx = ctx.with_sweeps(SweepSettings {
             // Without a ceiling, a lane is swept as often as its pace allows.
@@ -337,7 +353,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
         namespaces: args.namespaces,
         label_selector: args.label_selector,
     };
-    let controller = controller::run(Arc::new(ctx), scope, args.concurrency, readiness, stopped());
+    let controller = controller::run(
+        Arc::new(ctx),
+        scope,
+        args.concurrency,
+        readiness,
+        Some(bindings),
+        stopped(),
+    );
     lead_until_done(controller, elector.as_ref()).await
 }
 
@@ -365,6 +388,13 @@ async fn check_crd(client: &Client, namespace: Option<&String>) -> Result<(), St
         Err(kube::Error::Api(s)) if s.code == 404 => Err("the EventSourceMapping CRD is not installed: kubectl apply --server-side -f crds/ (or install the Helm chart)".to_string()),
         Err(kube::Error::Api(s)) if s.code == 403 => Err(format!("not allowed to list eventsourcemappings.lambda.esm-controller.dev: {} (check the controller's RBAC)", s.message)),
         Err(other) => Err(format!("cannot list EventSourceMappings: {other}")),
+    }?;
+    let bindings: Api<esm_controller::api::LambdaAccount> = Api::all(client.clone());
+    match bindings.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err("the LambdaAccount CRD is not installed: kubectl apply --server-side -f crds/ (or upgrade the Helm chart)".to_string()),
+        Err(kube::Error::Api(s)) if s.code == 403 => Err(format!("not allowed to list lambdaaccounts.lambda.esm-controller.dev: {} (check the controller's RBAC)", s.message)),
+        Err(other) => Err(format!("cannot list LambdaAccounts: {other}")),
     }
 }
 
@@ -375,6 +405,7 @@ async fn aws_lambda(args: &RunArgs) -> Result<AwsLambda, String> {
         default_region: args.region.clone(),
         // One rate governor: the shared budget sees every throttle, per-object backoff retries.
         max_attempts: Some(1),
+        session_name: esm_controller::lambda::aws::session_name(&args.cluster_name),
     })
     .await;
     lambda.check_credentials().await?;

@@ -195,7 +195,7 @@ async fn a_failed_first_sweep_is_retried_at_once_and_costs_no_get() {
 #[tokio::test(start_paused = true)]
 async fn a_write_while_the_sweeper_idles_is_swept_within_the_busy_interval() {
     let h = Harness::list_mode_sweeping_every(Duration::from_secs(60), Duration::from_secs(2));
-    let lane = h.ctx.lane(REGION);
+    let lane = h.ctx.lane(&esm_controller::lambda::LaneKey::region(REGION));
     let cache = lane.cache.as_ref().unwrap();
     // Let the first sweep run, then write at many instants across the sweeper's idle wait:
     // whenever the write lands, a sweep follows within the busy interval (and a little).

@@ -120,7 +120,7 @@ async fn kms_encrypted_filters_are_read_with_get() {
 async fn a_burst_of_writes_holds_the_sweep_only_for_a_rest() {
     let h = Harness::list_mode_sweeping_every(Duration::from_secs(60), Duration::from_secs(2));
     let start = tokio::time::Instant::now();
-    let lane = h.ctx.lane(REGION);
+    let lane = h.ctx.lane(&esm_controller::lambda::LaneKey::region(REGION));
     let cache = lane.cache.as_ref().unwrap();
     cache.wrote("a-mapping-being-written");
 

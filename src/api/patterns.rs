@@ -102,6 +102,21 @@ pub(crate) const COLLECTION_NAME: &str = r"^[_a-zA-Z0-9][^$]*$";
 /// The model's `ProvisionedPollerGroupName`.
 pub(crate) const POLLER_GROUP_NAME: &str = r"^[a-zA-Z0-9-_]*$";
 
+/// A Kubernetes object name (RFC 1123 subdomain): `metadata.name` of a LambdaAccount.
+pub(crate) const DNS_SUBDOMAIN: &str =
+    r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$";
+
+/// An IAM role ARN (`arn:aws:iam::123456789012:role/path/name`), stricter than STS's model
+/// (which takes any text) so that the account ID can be read from it.
+pub(crate) const ROLE_ARN: &str = concat!(
+    "^arn:",
+    partition!(),
+    r":iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
+);
+
+/// STS's `externalIdType`.
+pub(crate) const EXTERNAL_ID: &str = r"^[\w+=,.@:/-]*$";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,6 +210,7 @@ pub(crate) fn spec_rules() -> Vec<Rule> {
             }),
     );
     rules.push(immutable("region", "a mapping cannot move between regions; create a new EventSourceMapping in the other region and delete this one"));
+    rules.push(immutable("accountRef", "a mapping cannot move between AWS accounts; create a new EventSourceMapping with the other accountRef and delete this one"));
     rules
 }
 
@@ -244,7 +245,7 @@ mod tests {
 
     /// The admission rules and the create-only table name the same fields: every table entry
     /// has one, and every rule comparing with the stored object (`oldSelf`) guards a table entry
-    /// or the region (which is ours, not Lambda's).
+    /// or the region and the account (which are ours, not Lambda's).
     #[test]
     fn immutable_rules_match_the_create_only_table() {
         let rules = spec_rules();
@@ -265,6 +266,7 @@ mod tests {
             .map(|field| field.spec_path.split('[').next().unwrap().to_string())
             .collect();
         expected.push("region".to_string());
+        expected.push("accountRef".to_string());
         assert_eq!(guarded, expected);
         for rule in rules.iter().filter(|rule| rule.rule.contains("oldSelf")) {
             assert_eq!(

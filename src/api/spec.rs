@@ -247,6 +247,15 @@ pub struct EventSourceMappingSpec {
     #[schemars(regex(pattern = patterns::REGION))]
     pub region: Option<String>,
 
+    /// Name of the LambdaAccount (a cluster-scoped account binding, created by a cluster
+    /// admin) whose AWS account the mapping lives in. The binding must select this resource's
+    /// namespace. Unset: the namespace's default binding if exactly one selects it, otherwise
+    /// the controller's own AWS identity. The account used is recorded in status.account when
+    /// the mapping is created, and the mapping stays there. Cannot change after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::DNS_SUBDOMAIN))]
+    pub account_ref: Option<String>,
+
     /// What happens to the Lambda mapping when this resource is deleted: `Delete` (default)
     /// deletes it and waits until it is gone; `Retain` leaves it in Lambda.
     #[serde(default)]

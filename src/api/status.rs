@@ -23,6 +23,16 @@ pub struct EventSourceMappingStatus {
     /// is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The LambdaAccount (account binding) the mapping is in, or the one it is being created
+    /// in; unset when it is in the controller's own AWS identity. Recorded with the region and,
+    /// like it, kept for good: the mapping stays in this account even if the namespace's
+    /// default binding changes later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The AWS account ID of the mapping (the binding's account, or the one in the mapping's
+    /// ARN). A binding whose role moved to another account no longer manages this mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// Full ARN of the function the mapping invokes, as Lambda reports it.
     #[serde(
         rename = "functionARN",

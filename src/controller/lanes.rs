@@ -1,14 +1,17 @@
-//! Lanes: everything that exists once per (account,) region, built once and kept together.
+//! Lanes: everything that exists once per (account, region), built once and kept together.
 //!
 //! A lane holds its Lambda port (the SDK client with its credentials, the request budget, the
 //! metering) and, in list mode, the cache its sweep fills. The registry builds a lane the first
-//! time a resource needs it, starts its sweeper under supervision, and stops every sweeper when
-//! the controller shuts down. Nothing is started from inside a reconcile but through here.
+//! time a resource needs it, starts its sweeper under supervision, retires it when no resource
+//! uses it any more, and stops every sweeper when the controller shuts down. Nothing is started
+//! from inside a reconcile but through here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::cache::{MappingCache, SweepSettings, Triggers};
 use super::lock;
@@ -17,7 +20,10 @@ use crate::lambda::{Connect, LambdaPort, LaneKey};
 
 /// One lane: where its calls go and what the sweep knows of it.
 pub struct Lane<P> {
-    pub key: LaneKey,
+    pub key: Arc<LaneKey>,
+    /// When it was built: a lane is never retired in its first minutes (a reconcile may have
+    /// just built it and not yet recorded that it uses it).
+    pub(crate) built: Instant,
     pub lambda: P,
     /// The sweep's cache (list mode); `None` observes with one Get per resource.
     pub cache: Option<MappingCache>,
@@ -38,8 +44,11 @@ pub struct Lanes<C: Connect> {
     /// Sweep triggers of every lane, for the controllers to subscribe to.
     pub triggers: Arc<Triggers>,
     lanes: Mutex<HashMap<LaneKey, Arc<Lane<C::Port>>>>,
-    sweepers: Mutex<Vec<AbortHandle>>,
+    sweepers: Mutex<HashMap<LaneKey, AbortHandle>>,
 }
+
+/// How long a lane nobody uses is kept before it is retired.
+pub(crate) const LANE_IDLE_GRACE: Duration = Duration::from_secs(300);
 
 impl<C: Connect> Lanes<C> {
     /// Lanes that observe with one Get per resource (get mode).
@@ -74,7 +83,8 @@ impl<C: Connect> Lanes<C> {
             return lane.clone();
         }
         let lane = Arc::new(Lane {
-            key: key.clone(),
+            key: Arc::new(key.clone()),
+            built: Instant::now(),
             lambda: self.connector.connect(key),
             cache: self
                 .sweeps
@@ -89,9 +99,33 @@ impl<C: Connect> Lanes<C> {
                 format!("mapping sweep of {key}"),
                 move || sweep::sweep_loop(started.clone()),
             ));
-            lock(&self.sweepers).push(task.abort_handle());
+            lock(&self.sweepers).insert(key.clone(), task.abort_handle());
         }
         lane
+    }
+
+    /// Retires every lane that no resource uses (and that is past its grace): its sweeper
+    /// stops, and its client, credentials, budget and cache are dropped once the last
+    /// reconcile holding it ends. Returns the retired lanes.
+    pub(crate) fn retire_unused(&self, in_use: &HashSet<LaneKey>) -> Vec<LaneKey> {
+        let now = Instant::now();
+        let mut lanes = lock(&self.lanes);
+        let idle: Vec<LaneKey> = lanes
+            .iter()
+            .filter(|(key, lane)| {
+                !in_use.contains(*key) && now.duration_since(lane.built) >= LANE_IDLE_GRACE
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut sweepers = lock(&self.sweepers);
+        for key in &idle {
+            lanes.remove(key);
+            if let Some(sweeper) = sweepers.remove(key) {
+                sweeper.abort();
+            }
+            tracing::info!(lane = %key, "retired a lane that no resource uses");
+        }
+        idle
     }
 
     /// Every lane built so far.
@@ -110,7 +144,7 @@ impl<C: Connect> Lanes<C> {
 
     /// Stops every sweeper (the controller is shutting down).
     pub fn shutdown(&self) {
-        for sweeper in lock(&self.sweepers).drain(..) {
+        for (_, sweeper) in lock(&self.sweepers).drain() {
             sweeper.abort();
         }
     }
@@ -222,5 +256,39 @@ mod tests {
             swept,
             "no sweep after shutdown"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lane_no_resource_uses_is_retired_after_its_grace_and_its_sweeper_stops() {
+        let connector = Counting::default();
+        let lists = connector.lists.clone();
+        let lanes = Lanes::new(connector).with_sweeps(SweepSettings {
+            interval: Duration::from_secs(60),
+            busy_interval: Duration::from_secs(2),
+            pages_per_second: None,
+        });
+        let used = LaneKey::region("eu-west-1");
+        let unused = LaneKey::region("us-east-1");
+        lanes.lane(&used);
+        lanes.lane(&unused);
+        let in_use: HashSet<LaneKey> = [used.clone()].into();
+        assert!(
+            lanes.retire_unused(&in_use).is_empty(),
+            "a lane just built is kept"
+        );
+        // Half way between two sweeps, so that the count below has no edge case.
+        tokio::time::sleep(LANE_IDLE_GRACE + Duration::from_secs(30)).await;
+        assert_eq!(lanes.retire_unused(&in_use), vec![unused.clone()]);
+        assert_eq!(lanes.all().len(), 1);
+        let swept = lists.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(
+            lists.load(Ordering::SeqCst) - swept,
+            10,
+            "only the used lane still sweeps, once a minute"
+        );
+        // Needed again: built again, with a sweeper of its own.
+        lanes.lane(&unused);
+        assert_eq!(lanes.connector().connects.load(Ordering::SeqCst), 3);
     }
 }

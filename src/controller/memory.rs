@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Backoff, Track};
 use super::lock;
+use crate::lambda::LaneKey;
 use crate::telemetry::Metrics;
 
 /// A resource's key: a digest of `namespace/name`. Two names colliding in 64 bits is not a
@@ -57,6 +58,9 @@ struct Remembered {
     created_at: Option<Instant>,
     /// When the resource is next due for a reconcile (queue-depth gauge).
     due: Option<Instant>,
+    /// The lane (account and region) its mapping is managed in, since its last reconcile: which
+    /// lanes are in use, and how many resources use each account binding.
+    lane: Option<Arc<LaneKey>>,
 }
 
 impl Remembered {
@@ -68,6 +72,7 @@ impl Remembered {
             && self.state.is_none()
             && self.created_at.is_none()
             && self.due.is_none()
+            && self.lane.is_none()
     }
 }
 
@@ -115,6 +120,32 @@ impl Memory {
             objects.remove(&key);
         }
         out
+    }
+
+    /// The resource's mapping is managed in this lane.
+    pub(crate) fn uses_lane(&self, key: ObjectKey, lane: &Arc<LaneKey>) {
+        self.with(key, |r| {
+            if r.lane.as_ref().is_none_or(|had| !Arc::ptr_eq(had, lane)) {
+                r.lane = Some(lane.clone());
+            }
+        });
+    }
+
+    /// Every lane some resource uses.
+    pub(crate) fn lanes_in_use(&self) -> std::collections::HashSet<LaneKey> {
+        let objects = lock(&self.objects);
+        let unique: std::collections::HashSet<&LaneKey> =
+            objects.values().filter_map(|r| r.lane.as_deref()).collect();
+        unique.into_iter().cloned().collect()
+    }
+
+    /// How many resources use the account binding `name`.
+    pub(crate) fn binding_users(&self, name: &str) -> usize {
+        lock(&self.objects)
+            .values()
+            .filter_map(|r| r.lane.as_deref()?.account.as_ref())
+            .filter(|role| role.binding == name)
+            .count()
     }
 
     /// Forgets the resource: it is gone. Its mapping no longer counts in the gauge.

@@ -1,6 +1,7 @@
 //! The controller: watch, finalizer, status, events, requeue. The decisions live in
 //! [`crate::plan`]; this module observes, acts and reports around them.
 
+pub mod accounts;
 mod backoff;
 pub mod cache;
 pub mod lanes;
@@ -47,6 +48,12 @@ pub enum Error {
     DeletionInProgress { uuid: String, state: String },
     #[error("invalid object: {0}")]
     InvalidObject(&'static str),
+    /// A deleted resource whose mapping cannot be deleted, because its account cannot be used.
+    #[error("{0}")]
+    DeleteBlocked(String),
+    /// A deleted account binding that resources still use keeps its finalizer.
+    #[error("LambdaAccount {binding} is still used by {users} EventSourceMapping(s)")]
+    BindingInUse { binding: String, users: usize },
 }
 
 impl Error {
@@ -62,6 +69,8 @@ impl Error {
             },
             Error::DeletionInProgress { .. } => "deleting",
             Error::InvalidObject(_) => "invalid_object",
+            Error::DeleteBlocked(_) => "delete_blocked",
+            Error::BindingInUse { .. } => "binding_in_use",
         }
     }
 
@@ -105,8 +114,11 @@ impl Default for Settings {
 /// Shared by every reconcile.
 pub struct Context<C: Connect> {
     pub client: Client,
-    /// Where Lambda calls go, one lane per region; in list mode each lane has its sweep.
+    /// Where Lambda calls go, one lane per (account, region); in list mode each lane has its
+    /// sweep.
     pub lanes: Lanes<C>,
+    /// The account bindings, and which account each resource uses.
+    pub accounts: accounts::Accounts,
     pub(crate) events: report::Events,
     pub settings: Settings,
     /// Everything remembered about each resource between reconciles, in one record.
@@ -130,6 +142,7 @@ impl<C: Connect> Context<C> {
         Self {
             client,
             lanes: Lanes::new(connector),
+            accounts: accounts::Accounts::default(),
             events,
             settings,
             memory: Self::memory(Arc::default()),
@@ -167,9 +180,15 @@ impl<C: Connect> Context<C> {
         self
     }
 
-    /// The lane of a region, built on first use.
-    pub fn lane(&self, region: &str) -> Arc<Lane<C::Port>> {
-        self.lanes.lane(&LaneKey::region(region))
+    /// Resolves each resource's account with these bindings (see [`accounts::watch_accounts`]).
+    pub fn with_accounts(mut self, accounts: accounts::Accounts) -> Self {
+        self.accounts = accounts;
+        self
+    }
+
+    /// The lane of an account and region, built on first use.
+    pub fn lane(&self, key: &LaneKey) -> Arc<Lane<C::Port>> {
+        self.lanes.lane(key)
     }
 
     /// How long to wait for a sweep to cover our write (the sweep also triggers us).
@@ -270,6 +289,7 @@ pub async fn run<C: Connect>(
     scope: WatchScope,
     concurrency: u16,
     readiness: Arc<crate::http::Readiness>,
+    bindings: Option<Controller<crate::api::LambdaAccount>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let mut config = watcher::Config::default().any_semantic();
@@ -291,7 +311,18 @@ pub async fn run<C: Connect>(
         .collect();
     let stores = controllers.iter().map(|(_, c)| c.store()).collect();
     tokio::spawn(ready_when_synced(stores, readiness));
+    if let Some(bindings) = bindings {
+        tokio::spawn(accounts::run_bindings(
+            bindings,
+            ctx.clone(),
+            shutdown.clone(),
+        ));
+    }
+    let janitor = tokio::spawn(retire_unused_lanes(ctx.clone()));
     let runs = controllers.into_iter().map(|(namespace, controller)| {
+        // A binding's spec or a namespace's labels changed: every resource resolves its
+        // account again (a stalled tenant may now be granted, or no longer be).
+        let controller = controller.reconcile_all_on(ctx.accounts.changes());
         let controller = match ctx.lanes.sweeps() {
             // Mappings the sweep saw change are reconciled at once, by the controller that
             // watches their namespace.
@@ -311,7 +342,18 @@ pub async fn run<C: Connect>(
     });
     futures::future::join_all(runs).await;
     // The lanes' sweepers end with the controller.
+    janitor.abort();
     ctx.lanes.shutdown();
+}
+
+/// Once a minute, retires the lanes no resource uses any more (a binding changed or was
+/// deleted, the last resource of a region went).
+async fn retire_unused_lanes<C: Connect>(ctx: Arc<Context<C>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        ctx.lanes.retire_unused(&ctx.memory.lanes_in_use());
+    }
 }
 
 /// The controller of one namespace (or all): it watches metadata only, and a reconcile reads

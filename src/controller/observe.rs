@@ -31,7 +31,6 @@ pub struct Observation {
 /// Where to look, derived from the spec without validating it (deletion must work even with a
 /// spec that no longer validates).
 pub struct Lookup<'a> {
-    pub region: &'a str,
     pub event_source_arn: Option<&'a str>,
     pub function_name: &'a str,
     pub topics: Option<&'a [String]>,
@@ -39,9 +38,8 @@ pub struct Lookup<'a> {
 }
 
 impl<'a> Lookup<'a> {
-    pub fn new(esm: &'a EventSourceMapping, region: &'a str, owner: &'a Owner) -> Self {
+    pub fn new(esm: &'a EventSourceMapping, owner: &'a Owner) -> Self {
         Self {
-            region,
             event_source_arn: esm.spec.event_source_arn.as_deref(),
             function_name: &esm.spec.function_name,
             topics: esm.spec.topics.as_deref(),

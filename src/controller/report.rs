@@ -7,8 +7,16 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::api::{EventSourceMapping, EventSourceMappingStatus, FIELD_MANAGER};
-use crate::lambda::ObservedMapping;
+use crate::lambda::{LaneKey, ObservedMapping};
 use crate::plan::{Verdict, verdict};
+
+/// The account in a mapping's ARN,
+/// `arn:<partition>:lambda:<region>:<account>:event-source-mapping:<uuid>`.
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':')
+        .nth(4)
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// The status being built during one reconcile, compared with what was there before.
 pub struct Report<'a> {
@@ -31,12 +39,21 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// Copies what Lambda says about the mapping into status, with the region it was found in
-    /// (from then on the resource is managed there; see [`crate::plan::region`]).
-    pub(crate) fn record_mapping(&mut self, region: &str, mapping: &ObservedMapping) {
+    /// Copies what Lambda says about the mapping into status, with the lane (account and
+    /// region) it was found in: from then on the resource is managed there (see
+    /// [`crate::plan::region`] and [`crate::plan::account`]).
+    pub(crate) fn record_mapping(&mut self, lane: &LaneKey, mapping: &ObservedMapping) {
+        self.record_lane(lane);
         let s = &mut self.status;
         s.uuid = Some(mapping.uuid.clone());
-        s.region = Some(region.to_string());
+        if s.account_id.is_none() {
+            // The own identity's account, as the mapping's ARN names it.
+            s.account_id = mapping
+                .arn
+                .as_deref()
+                .and_then(arn_account)
+                .map(str::to_string);
+        }
         s.event_source_mapping_arn = mapping
             .arn
             .clone()
@@ -52,11 +69,23 @@ impl<'a> Report<'a> {
         });
     }
 
+    /// Records where the mapping is, or is being created: its region and account.
+    pub(crate) fn record_lane(&mut self, lane: &LaneKey) {
+        let s = &mut self.status;
+        s.region = Some(lane.region.clone());
+        s.account = lane.account.as_ref().map(|role| role.binding.clone());
+        if let Some(role) = &lane.account {
+            s.account_id = Some(role.account_id().to_string());
+        }
+    }
+
     /// Forget the mapping (it is gone).
     pub(crate) fn clear_mapping(&mut self) {
         let s = &mut self.status;
         s.uuid = None;
         s.region = None;
+        s.account = None;
+        s.account_id = None;
         s.event_source_mapping_arn = None;
         s.function_arn = None;
         s.state = None;
@@ -89,6 +118,8 @@ impl<'a> Report<'a> {
         // mapping where there is none; clearing it here covers every path that drops them.
         if self.status.uuid.is_none() && self.status.create_requested_at.is_none() {
             self.status.region = None;
+            self.status.account = None;
+            self.status.account_id = None;
         }
         if self.status == self.before {
             return Ok(());

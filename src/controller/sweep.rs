@@ -464,7 +464,8 @@ mod tests {
             pages_per_second: Some(1.0),
         };
         let lane = Arc::new(Lane {
-            key: crate::lambda::LaneKey::region("r"),
+            key: Arc::new(crate::lambda::LaneKey::region("r")),
+            built: Instant::now(),
             lambda: Pages(5, Default::default()),
             cache: Some(MappingCache::new(settings, Arc::default())),
         });

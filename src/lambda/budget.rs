@@ -238,8 +238,20 @@ impl<C: Connect> Connect for Budgeting<C> {
     type Port = Budgeted<C::Port>;
 
     fn connect(&self, lane: &LaneKey) -> Self::Port {
-        let budget = Arc::new(Budget::new(self.rate, self.burst));
+        // A binding's own budget replaces the controller's, with a burst of one second's worth.
+        let (rate, burst) = match lane.account.as_ref().and_then(|a| a.requests_per_second()) {
+            Some(rate) => (rate, rate.max(Budget::MIN_BURST)),
+            None => (self.rate, self.burst),
+        };
+        let budget = Arc::new(Budget::new(rate, burst));
         Budgeted::new(self.inner.connect(lane), budget)
+    }
+
+    fn check_role(
+        &self,
+        role: &super::AccountRole,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        self.inner.check_role(role)
     }
 }
 

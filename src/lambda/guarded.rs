@@ -67,6 +67,13 @@ impl<C: Connect> Connect for Guarding<C> {
     fn connect(&self, lane: &LaneKey) -> Self::Port {
         Guarded::new(self.inner.connect(lane), lane, self.leadership.clone())
     }
+
+    fn check_role(
+        &self,
+        role: &super::AccountRole,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        self.inner.check_role(role)
+    }
 }
 
 struct Check<'s> {

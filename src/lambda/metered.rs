@@ -8,11 +8,19 @@ use crate::telemetry::Metrics;
 pub struct Metered<L> {
     inner: L,
     metrics: Arc<Metrics>,
+    /// The lane's account label (an account ID, or `own`) and region.
+    account: String,
+    region: String,
 }
 
 impl<L> Metered<L> {
-    pub fn new(inner: L, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+    pub fn new(inner: L, metrics: Arc<Metrics>, lane: &LaneKey) -> Self {
+        Self {
+            inner,
+            metrics,
+            account: lane.account_label().to_string(),
+            region: lane.region.clone(),
+        }
     }
 }
 
@@ -39,8 +47,12 @@ impl<L: LambdaPort> Metered<L> {
         inner: impl std::future::Future<Output = Result<T, LambdaError>>,
     ) -> Result<T, LambdaError> {
         let result = inner.await;
-        self.metrics
-            .aws_request(call.operation.name(), outcome(&result));
+        self.metrics.aws_request(
+            &self.account,
+            &self.region,
+            call.operation.name(),
+            outcome(&result),
+        );
         result
     }
 }
@@ -63,6 +75,13 @@ impl<C: Connect> Connect for Metering<C> {
     type Port = Metered<C::Port>;
 
     fn connect(&self, lane: &LaneKey) -> Self::Port {
-        Metered::new(self.inner.connect(lane), self.metrics.clone())
+        Metered::new(self.inner.connect(lane), self.metrics.clone(), lane)
+    }
+
+    fn check_role(
+        &self,
+        role: &super::AccountRole,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        self.inner.check_role(role)
     }
 }

@@ -95,25 +95,65 @@ pub use guarded::{Guarded, Guarding, NOT_LEADER};
 pub use metered::{Metered, Metering};
 pub use types::*;
 
-/// Where Lambda calls go: one region (and, with account bindings, one account). Everything
-/// that exists once per lane (the SDK client and its credentials, the request budget, the List
-/// sweep and its cache) is built for a lane, not looked up per call.
+/// Where Lambda calls go: one AWS account (the controller's own identity, or an account
+/// binding's role) and one region. Everything that exists once per lane (the SDK client and its
+/// credentials, the request budget, the List sweep and its cache) is built for a lane, not
+/// looked up per call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LaneKey {
+    /// `None`: the controller's own identity.
+    pub account: Option<AccountRole>,
     pub region: String,
 }
 
+/// The role of an account binding, as a lane uses it. Two bindings that differ in anything
+/// here get lanes of their own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountRole {
+    /// The LambdaAccount's name.
+    pub binding: String,
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_tags: BTreeMap<String, String>,
+    /// The binding's request budget per region, in thousandths of a request per second (a
+    /// float is no map key); `None`: the controller's.
+    pub millirequests_per_second: Option<u32>,
+}
+
+impl AccountRole {
+    /// The account ID in the role ARN (`arn:<partition>:iam::<account>:role/<name>`).
+    pub fn account_id(&self) -> &str {
+        self.role_arn.split(':').nth(4).unwrap_or_default()
+    }
+
+    /// The binding's request budget per region, if it sets one.
+    pub fn requests_per_second(&self) -> Option<f64> {
+        self.millirequests_per_second
+            .map(|milli| f64::from(milli) / 1000.0)
+    }
+}
+
 impl LaneKey {
+    /// The lane of a region, in the controller's own identity.
     pub fn region(region: impl Into<String>) -> Self {
         Self {
+            account: None,
             region: region.into(),
         }
+    }
+
+    /// The account label of the lane's metrics and logs: the account ID, or `own`.
+    pub fn account_label(&self) -> &str {
+        self.account.as_ref().map_or("own", AccountRole::account_id)
     }
 }
 
 impl std::fmt::Display for LaneKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.region)
+        match &self.account {
+            None => f.write_str(&self.region),
+            Some(role) => write!(f, "{} in account {}", self.region, role.account_id()),
+        }
     }
 }
 
@@ -122,6 +162,12 @@ impl std::fmt::Display for LaneKey {
 pub trait Connect: Send + Sync + 'static {
     type Port: LambdaPort;
     fn connect(&self, lane: &LaneKey) -> Self::Port;
+
+    /// Whether the controller can assume the binding's role now: `Err` carries STS's own
+    /// error, for the binding's status. Connectors without accounts accept every role.
+    fn check_role(&self, _role: &AccountRole) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Lambda's event source mapping and tagging API, in one lane.

@@ -5,6 +5,7 @@
 //! pass: Lambda's answer to a write is "Creating"/"Updating", not the final state, so there is
 //! nothing more to decide until it settles.
 
+pub mod account;
 pub mod desired;
 pub mod diff;
 pub mod fields;

@@ -22,6 +22,10 @@ struct ResultLabels {
 struct AwsLabels {
     operation: String,
     outcome: String,
+    /// The lane's account ID (`own`: the controller's identity). Bounded by the account
+    /// bindings a cluster admin creates.
+    account: String,
+    region: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,7 +83,7 @@ impl Metrics {
         let aws_requests = Family::<AwsLabels, Counter>::default();
         registry.register(
             "aws_requests",
-            "Lambda API calls by operation and outcome (ok, throttled, busy, conflict, not_found, invalid, access_denied, error)",
+            "Lambda API calls by operation, outcome (ok, throttled, busy, conflict, not_found, invalid, access_denied, error), account (an ID, or own) and region",
             aws_requests.clone(),
         );
         let mappings = Family::<StateLabels, Gauge>::default();
@@ -135,11 +139,13 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn aws_request(&self, operation: &str, outcome: &str) {
+    pub(crate) fn aws_request(&self, account: &str, region: &str, operation: &str, outcome: &str) {
         self.aws_requests
             .get_or_create(&AwsLabels {
                 operation: operation.to_string(),
                 outcome: outcome.to_string(),
+                account: account.to_string(),
+                region: region.to_string(),
             })
             .inc();
     }
@@ -228,8 +234,8 @@ mod tests {
         m.reconcile_started().finish("ready");
         m.reconcile_started().finish("retry");
         drop(m.reconcile_started());
-        m.aws_request("GetEventSourceMapping", "ok");
-        m.aws_request("CreateEventSourceMapping", "throttled");
+        m.aws_request("own", "eu-west-1", "GetEventSourceMapping", "ok");
+        m.aws_request("own", "eu-west-1", "CreateEventSourceMapping", "throttled");
         m.mapping_state_changed(None, Some("Creating"));
         m.mapping_state_changed(None, Some("Creating"));
         m.mapping_state_changed(Some("Creating"), Some("Enabled"));
@@ -249,7 +255,7 @@ mod tests {
         assert_eq!(
             value(
                 &text,
-                r#"esm_aws_requests_total{operation="CreateEventSourceMapping",outcome="throttled"}"#
+                r#"esm_aws_requests_total{operation="CreateEventSourceMapping",outcome="throttled",account="own",region="eu-west-1"}"#
             ),
             Some(1.0)
         );

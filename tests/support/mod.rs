@@ -396,7 +396,9 @@ impl Harness {
     pub async fn sweep(&self) -> usize {
         let mut triggered = 0;
         for region in self.port.regions.keys() {
-            let lane = self.ctx.lane(region);
+            let lane = self
+                .ctx
+                .lane(&esm_controller::lambda::LaneKey::region(region));
             let cache = lane.cache.as_ref().expect("list mode");
             triggered += esm_controller::controller::sweep::sweep_once(&lane.lambda, cache)
                 .await

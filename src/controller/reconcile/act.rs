@@ -87,9 +87,9 @@ impl<C: Connect> Pass<'_, C> {
         if status.create_requested_at.is_none() {
             status.create_requested_at = Some(jiff::Timestamp::now().to_string());
         }
-        // With the marker, the region the Create goes to: the lookup after a crash must search
-        // there even if the default region changes before it runs.
-        status.region = Some(region.to_string());
+        // With the marker, the account and region the Create goes to: the lookup after a crash
+        // must search there even if the default region or binding changes before it runs.
+        self.report.record_lane(&target.lane.key);
         self.report.write(self.api).await?;
         let mapping = match target.lane.lambda.create_mapping(request).await {
             Ok(mapping) => mapping,
@@ -116,7 +116,7 @@ impl<C: Connect> Pass<'_, C> {
             tags_digest: target.tags_digest.clone(),
         };
         memory.remember_create(self.key, Some(own));
-        self.report.record_mapping(region, &mapping);
+        self.report.record_mapping(&target.lane.key, &mapping);
         let status = &mut self.report.status;
         status.create_requested_at = None;
         status.applied_fields = applied_names(&target.desired);
@@ -139,7 +139,6 @@ impl<C: Connect> Pass<'_, C> {
         target: &Target<C::Port>,
     ) -> Result<Requeue, Error> {
         let (desired, uuid) = (&target.desired, update.uuid);
-        let region = desired.region.as_str();
         let mapping = match target.lane.lambda.update_mapping(uuid, update.patch).await {
             Ok(mapping) => mapping,
             Err(e) if e.kind == ErrorKind::NotFound => {
@@ -157,7 +156,7 @@ impl<C: Connect> Pass<'_, C> {
         };
         self.ctx.memory.reset(self.key, Track::Busy);
         self.wrote(target, &mapping);
-        self.report.record_mapping(region, &mapping);
+        self.report.record_mapping(&target.lane.key, &mapping);
         self.report.status.applied_fields = applied_names(desired);
         self.report.verdict(verdict);
         if update.reenable {

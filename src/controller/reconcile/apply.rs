@@ -15,7 +15,7 @@ use crate::controller::lanes::Lane;
 use crate::controller::memory::OwnCreate;
 use crate::controller::observe::{Discovery, Lookup, Observation, Observer};
 use crate::controller::{Error, READ_FAILURE_GRACE, Track};
-use crate::lambda::{Connect, ErrorKind};
+use crate::lambda::{AccountRole, Connect, ErrorKind, LaneKey};
 use crate::plan::{self, Action, Desired, Observed, Owner, Plan, Region, SpecError, Verdict};
 
 /// What the resource asks for, resolved once per pass, and the lane it lives in.
@@ -29,7 +29,7 @@ pub(super) struct Target<P> {
 
 impl<P> Target<P> {
     pub fn lookup<'a>(&'a self, pass_esm: &'a crate::api::EventSourceMapping) -> Lookup<'a> {
-        Lookup::new(pass_esm, &self.desired.region, &self.owner)
+        Lookup::new(pass_esm, &self.owner)
     }
 }
 
@@ -38,12 +38,13 @@ impl<C: Connect> Pass<'_, C> {
     pub(super) async fn apply(
         mut self,
         region: &Result<Region, SpecError>,
+        account: &Result<Option<AccountRole>, Verdict>,
     ) -> Result<Requeue, Error> {
         if let Some(remaining) = self.held() {
             // Stalled and nothing changed: wait for the recheck, not a retry on every event.
             return Ok(self.requeue(remaining));
         }
-        let target = match self.target(region) {
+        let target = match self.target(region, account) {
             Ok(target) => target,
             Err(verdict) => return self.stall(verdict).await,
         };
@@ -62,9 +63,13 @@ impl<C: Connect> Pass<'_, C> {
     }
 
     /// What the spec asks for, or why it cannot be used: a region the resource may not move
-    /// to, or a spec the API server let through but we cannot use (CEL cannot parse JSON or
-    /// read the clock). Nothing is sent to AWS for either.
-    fn target(&self, region: &Result<Region, SpecError>) -> Result<Target<C::Port>, Verdict> {
+    /// to, an account its namespace is not granted, or a spec the API server let through but we cannot use (CEL cannot parse JSON or
+    /// read the clock). Nothing is sent to AWS for any of these.
+    fn target(
+        &self,
+        region: &Result<Region, SpecError>,
+        account: &Result<Option<AccountRole>, Verdict>,
+    ) -> Result<Target<C::Port>, Verdict> {
         let esm = self.esm;
         let region = region
             .as_ref()
@@ -78,7 +83,11 @@ impl<C: Connect> Pass<'_, C> {
         let desired = Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch())
             .map_err(|e| Verdict::stalled("InvalidSpec", e.to_string()))?;
         let tags_digest = desired.tags_digest();
-        let lane = self.ctx.lane(region.name());
+        let lane = self.ctx.lane(&LaneKey {
+            account: account.clone()?,
+            region: region.name().to_string(),
+        });
+        self.ctx.memory.uses_lane(self.key, &lane.key);
         Ok(Target {
             desired,
             owner,
@@ -178,7 +187,7 @@ impl<C: Connect> Pass<'_, C> {
         if observation.discovery == Discovery::Recorded {
             return Ok(());
         }
-        self.report.record_mapping(&target.desired.region, mapping);
+        self.report.record_mapping(&target.lane.key, mapping);
         self.report.status.create_requested_at = None;
         self.report.write(self.api).await?;
         let (reason, note) = match observation.discovery {
@@ -248,7 +257,7 @@ impl<C: Connect> Pass<'_, C> {
                 // Lambda moved on: wait a short time again for the next step.
                 self.ctx.memory.reset(self.key, Track::Busy);
             }
-            self.report.record_mapping(&target.desired.region, mapping);
+            self.report.record_mapping(&target.lane.key, mapping);
             self.report.status.create_requested_at = None;
             if plan.action == Action::None && tags.is_some() {
                 // Tags were read and needed no change.

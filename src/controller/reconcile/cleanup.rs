@@ -9,7 +9,7 @@ use crate::api::DeletionPolicy;
 use crate::controller::lanes::Lane;
 use crate::controller::observe::{Lookup, Observer};
 use crate::controller::{Error, Track};
-use crate::lambda::{Connect, ErrorKind, LambdaError, LambdaPort};
+use crate::lambda::{AccountRole, Connect, ErrorKind, LambdaError, LambdaPort, LaneKey};
 use crate::plan::{self, DeletePlan, Observed, Owner, Region, SpecError, Verdict};
 
 impl<C: Connect> Pass<'_, C> {
@@ -17,6 +17,7 @@ impl<C: Connect> Pass<'_, C> {
     pub(super) async fn cleanup(
         mut self,
         region: &Result<Region, SpecError>,
+        account: &Result<Option<AccountRole>, Verdict>,
     ) -> Result<Requeue, Error> {
         // The recorded region when a mapping is recorded: deleting in the default region of the
         // moment would find nothing there, release the finalizer and orphan the mapping.
@@ -24,15 +25,23 @@ impl<C: Connect> Pass<'_, C> {
             // Nothing recorded and no region to have created it in: nothing was ever created.
             return Ok(Requeue::await_change());
         };
-        let lane = self.ctx.lane(region.name());
-        let region = region.name();
+        // The recorded account, likewise.
+        let account = match account {
+            Ok(account) => account.clone(),
+            Err(why) => return self.cleanup_without_account(why).await,
+        };
+        let lane = self.ctx.lane(&LaneKey {
+            account,
+            region: region.name().to_string(),
+        });
+        let region = &lane.key;
         let policy = self.esm.spec.deletion_policy;
         let observed = match policy {
             DeletionPolicy::Retain => Observed::Nothing,
             DeletionPolicy::Delete => self.observe_for_delete(&lane).await?,
         };
         match plan::plan_delete(policy, &observed) {
-            DeletePlan::Release { reason } => self.release(&lane, reason).await,
+            DeletePlan::Release { reason } => self.release(Some(&lane), reason).await,
             DeletePlan::Wait { uuid, state } => {
                 if let Observed::Found { mapping, .. } = &observed {
                     self.report.record_mapping(region, mapping);
@@ -55,7 +64,7 @@ impl<C: Connect> Pass<'_, C> {
     /// only matters for live resources.
     async fn observe_for_delete(&mut self, lane: &Lane<C::Port>) -> Result<Observed, Error> {
         let owner = Owner::of(self.esm, &self.ctx.settings.cluster_name);
-        let lookup = Lookup::new(self.esm, &lane.key.region, &owner);
+        let lookup = Lookup::new(self.esm, &owner);
         let status = self.report.status.clone();
         let observer = Observer::new(&lane.lambda, lane.cache.as_ref());
         match observer.observe_for_delete(&status, &lookup).await {
@@ -68,8 +77,48 @@ impl<C: Connect> Pass<'_, C> {
         }
     }
 
+    /// The resource's account cannot be used (its binding is gone, no longer grants the
+    /// namespace, or moved): with Retain, or when nothing was ever created, the resource just
+    /// goes; with Delete, the mapping cannot be deleted, and the resource says so and stays.
+    async fn cleanup_without_account(&mut self, why: &Verdict) -> Result<Requeue, Error> {
+        let recorded = plan::account::recorded_account(self.esm.status.as_ref()).is_some();
+        if self.esm.spec.deletion_policy == DeletionPolicy::Retain || !recorded {
+            return self
+                .release(None, "released without any AWS call".into())
+                .await;
+        }
+        let mapping = self
+            .esm
+            .status
+            .as_ref()
+            .and_then(|s| s.uuid.clone())
+            .unwrap_or_else(|| "the mapping this resource was creating".into());
+        let message = format!(
+            "mapping {mapping} could not be deleted: {}. The resource is kept until this is fixed; or set deletionPolicy: Retain to release it and leave the mapping in AWS",
+            why.message()
+        );
+        let transition = self.report.previous_reason() != Some("DeleteBlocked");
+        self.report
+            .verdict(&Verdict::stalled("DeleteBlocked", message.clone()));
+        self.report.write(self.api).await?;
+        if transition {
+            self.publish(
+                EventType::Warning,
+                "DeleteBlocked",
+                "Delete",
+                message.clone(),
+            )
+            .await;
+        }
+        Err(Error::DeleteBlocked(message))
+    }
+
     /// Nothing (more) to delete: release the finalizer and forget the resource.
-    async fn release(&mut self, lane: &Lane<C::Port>, reason: String) -> Result<Requeue, Error> {
+    async fn release(
+        &mut self,
+        lane: Option<&Lane<C::Port>>,
+        reason: String,
+    ) -> Result<Requeue, Error> {
         let recorded = self.esm.status.as_ref().and_then(|s| s.uuid.as_ref());
         let (event_reason, note) = match self.esm.spec.deletion_policy {
             DeletionPolicy::Retain => (
@@ -86,7 +135,7 @@ impl<C: Connect> Pass<'_, C> {
         self.ctx.forget_object(self.key);
         // A retained mapping lives on in Lambda: its changes must not trigger a resource that
         // is gone.
-        if let (Some(cache), Some(uuid)) = (&lane.cache, recorded) {
+        if let (Some(cache), Some(uuid)) = (lane.and_then(|l| l.cache.as_ref()), recorded) {
             cache.unwatch(uuid);
         }
         Ok(Requeue::await_change())
@@ -99,7 +148,7 @@ impl<C: Connect> Pass<'_, C> {
                 if let Some(cache) = &lane.cache {
                     cache.unwatch(&uuid);
                 }
-                self.report.record_mapping(&lane.key.region, &mapping);
+                self.report.record_mapping(&lane.key, &mapping);
                 self.report.verdict(&Verdict::progressing(
                     "Deleting",
                     format!("deleting mapping {uuid}"),

@@ -14,7 +14,7 @@ use crate::api::ADOPT_ANNOTATION;
 use crate::controller::observe::{Lookup, candidates};
 use crate::controller::{Error, Track};
 use crate::lambda::{
-    Connect, ErrorKind, LambdaError, LambdaPort, ObservedMapping, Op, conflicting_uuid,
+    Connect, ErrorKind, LambdaError, LambdaPort, LaneKey, ObservedMapping, Op, conflicting_uuid,
 };
 use crate::plan::{self, Ownership, Verdict};
 
@@ -90,7 +90,7 @@ impl<C: Connect> Pass<'_, C> {
         for (mapping, tags) in &found {
             let verdict = plan::ownership(lookup.owner, &mapping.uuid, tags, annotation);
             if verdict != Ownership::Foreign {
-                return self.take_over(lookup.region, mapping, verdict).await;
+                return self.take_over(&target.lane.key, mapping, verdict).await;
             }
         }
         let uuid = found
@@ -111,11 +111,11 @@ impl<C: Connect> Pass<'_, C> {
     /// Records an existing mapping that is ours, or that the adopt annotation names.
     async fn take_over(
         &mut self,
-        region: &str,
+        lane: &LaneKey,
         mapping: &ObservedMapping,
         ownership: Ownership,
     ) -> Result<Requeue, Error> {
-        self.report.record_mapping(region, mapping);
+        self.report.record_mapping(lane, mapping);
         self.report.status.create_requested_at = None;
         self.report.verdict(&Verdict::progressing(
             "Adopting",

@@ -76,6 +76,9 @@ pub async fn reconcile<C: Connect>(
         esm.status.as_ref(),
         ctx.settings.default_region.as_deref(),
     );
+    // The account, resolved before anything is sent anywhere: a resource its namespace's
+    // bindings do not grant the account it asks for gets no lane, so no STS or Lambda call.
+    let account = ctx.accounts.resolve(&esm);
     let outcome = Mutex::new(None);
     // The steps are boxed: their state machines nested inside kube's finalizer and the
     // controller's own go past the compiler's layout depth otherwise (one allocation a pass).
@@ -83,11 +86,11 @@ pub async fn reconcile<C: Connect>(
         match event {
             Finalize::Apply(esm) => {
                 let pass = Pass::new(&esm, &api, &ctx, key, &outcome);
-                Box::pin(pass.apply(&region)).await
+                Box::pin(pass.apply(&region, &account)).await
             }
             Finalize::Cleanup(esm) => {
                 let pass = Pass::new(&esm, &api, &ctx, key, &outcome);
-                Box::pin(pass.cleanup(&region)).await
+                Box::pin(pass.cleanup(&region, &account)).await
             }
         }
     })

@@ -26,7 +26,7 @@ use aws_sdk_lambda::Client;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
-    Connect, LambdaError, LambdaPort, LaneKey, ListFilter, MappingFields, MappingPage,
+    AccountRole, Connect, LambdaError, LambdaPort, LaneKey, ListFilter, MappingFields, MappingPage,
     ObservedMapping, Op,
 };
 
@@ -72,6 +72,26 @@ pub struct AwsSettings {
     /// controller uses 1: its shared budget must see every throttle, and its per-object backoff
     /// does the retrying, so that one governor decides how fast Lambda is called.
     pub max_attempts: Option<u32>,
+    /// The STS session name for account bindings' roles: it names the cluster and the
+    /// controller in CloudTrail (see [`session_name`]).
+    pub session_name: String,
+}
+
+/// The STS role session name of a controller in `cluster`: `esm-controller@<cluster>`, with
+/// characters STS refuses replaced by `-` and cut to STS's 64.
+pub fn session_name(cluster: &str) -> String {
+    let name: String = format!("esm-controller@{cluster}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    name
 }
 
 /// Production [`Connect`]: the shared AWS configuration, from which each lane gets its own
@@ -95,6 +115,7 @@ struct Inner {
     endpoint_url: Option<String>,
     default_region: Option<String>,
     max_attempts: Option<u32>,
+    session_name: String,
 }
 
 impl fmt::Debug for AwsLambda {
@@ -128,6 +149,11 @@ impl AwsLambda {
                 endpoint_url: settings.endpoint_url,
                 default_region,
                 max_attempts: settings.max_attempts,
+                session_name: if settings.session_name.is_empty() {
+                    session_name("default")
+                } else {
+                    settings.session_name
+                },
             }),
         }
     }
@@ -160,8 +186,9 @@ impl AwsLambda {
         }
     }
 
-    /// The client for a region.
-    fn client(&self, region: &str) -> Result<Client, String> {
+    /// The client of a lane: its region, and the binding's role if it has one.
+    fn client(&self, lane: &LaneKey) -> Result<Client, String> {
+        let region = lane.region.as_str();
         let valid = !region.is_empty()
             && region
                 .chars()
@@ -173,6 +200,11 @@ impl AwsLambda {
             .region(Region::new(region.to_string()));
         if let Some(url) = &self.inner.endpoint_url {
             config = config.endpoint_url(url.clone());
+        }
+        if let Some(role) = &lane.account {
+            // The client's identity cache keeps the role's credentials and refreshes them
+            // before they expire; STS is asked in the lane's own region.
+            config = config.credentials_provider(self.assume(role, Some(region)));
         }
         // Timeouts configured in the shared config win; ours only fills the gap.
         let ours = TimeoutConfig::builder()
@@ -193,13 +225,55 @@ impl AwsLambda {
     }
 }
 
+impl AwsLambda {
+    /// The SDK's own assume-role provider for a binding's role, on top of the controller's
+    /// base identity. Building it makes no call; STS is asked when credentials are needed.
+    fn assume(
+        &self,
+        role: &AccountRole,
+        region: Option<&str>,
+    ) -> aws_sdk_lambda::config::SharedCredentialsProvider {
+        use aws_config::sts::AssumeRoleProvider;
+        use futures::FutureExt;
+
+        let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+            .session_name(self.inner.session_name.clone())
+            .configure(&self.inner.config);
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_string()));
+        }
+        if let Some(id) = &role.external_id {
+            builder = builder.external_id(id.clone());
+        }
+        if !role.session_tags.is_empty() {
+            builder = builder.tags(role.session_tags.clone());
+        }
+        // With a configuration given, `build` awaits nothing.
+        let provider = builder
+            .build()
+            .now_or_never()
+            .expect("a configured AssumeRoleProvider builds without waiting");
+        aws_sdk_lambda::config::SharedCredentialsProvider::new(provider)
+    }
+}
+
 impl Connect for AwsLambda {
     type Port = AwsLane;
 
     fn connect(&self, lane: &LaneKey) -> AwsLane {
         AwsLane {
             region: lane.region.clone(),
-            client: self.client(&lane.region),
+            client: self.client(lane),
+        }
+    }
+
+    /// Assumes the role once, outside any lane's cache: STS's answer, as it is now.
+    async fn check_role(&self, role: &AccountRole) -> Result<(), String> {
+        use aws_sdk_lambda::config::ProvideCredentials;
+
+        match self.assume(role, None).provide_credentials().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(chain(&err)),
         }
     }
 }
