@@ -63,6 +63,11 @@ struct RunArgs {
     /// without any AWS call. Off: such resources use the controller's own identity.
     #[arg(long, env = "ESM_REQUIRE_ACCOUNT_BINDING", default_value_t = false)]
     require_account_binding: bool,
+    /// How long the credentials of a LambdaAccount's assumed role last (e.g. 1h, 30m); they
+    /// are refreshed shortly before they expire. AWS accepts 15m up to the role's maximum
+    /// session duration.
+    #[arg(long, env = "ESM_ASSUME_ROLE_DURATION", default_value = "1h", value_parser = assume_role_duration)]
+    assume_role_duration: Duration,
     /// Region for resources without spec.region (default: the AWS SDK's, e.g. AWS_REGION).
     #[arg(long, env = "ESM_DEFAULT_REGION")]
     region: Option<String>,
@@ -160,6 +165,15 @@ fn rate_limit(text: &str) -> Result<f64, String> {
 /// "No ceiling" on the time between sweeps: a day, which no pace below 15 pages/s reaches
 /// before an account would have over a million mappings.
 const NO_SWEEP_CEILING: Duration = Duration::from_secs(24 * 3600);
+
+/// From a second (emulators) to STS's 12-hour maximum.
+fn assume_role_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(12 * 3600)).contains(&duration) {
+        return Err("must be from 1s to 12h".into());
+    }
+    Ok(duration)
+}
 
 fn sweep_rate(text: &str) -> Result<f64, String> {
     number_in_range(text, 0.01, 15.0)
@@ -406,6 +420,7 @@ async fn aws_lambda(args: &RunArgs) -> Result<AwsLambda, String> {
         // One rate governor: the shared budget sees every throttle, per-object backoff retries.
         max_attempts: Some(1),
         session_name: esm_controller::lambda::aws::session_name(&args.cluster_name),
+        session_length: Some(args.assume_role_duration),
     })
     .await;
     lambda.check_credentials().await?;

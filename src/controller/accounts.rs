@@ -30,8 +30,13 @@ use crate::plan::account::{Account, BindingView, account_of};
 /// The finalizer a binding keeps while resources use it.
 pub const BINDING_FINALIZER: &str = "lambda.esm-controller.dev/in-use";
 
-/// How often a binding's role is assumed again to refresh its Ready condition.
+/// How often a binding's role is assumed again while it works, to refresh its Ready condition.
+/// A role that cannot be assumed is tried again at every [`BINDING_REFRESH`], so that a fixed
+/// trust policy shows within seconds.
 const ROLE_RECHECK: Duration = Duration::from_secs(300);
+
+/// How often a binding's status (its resource count, its role's state) is refreshed.
+const BINDING_REFRESH: Duration = Duration::from_secs(30);
 
 /// The bindings and namespaces as the watch caches see them.
 pub struct Accounts {
@@ -42,6 +47,8 @@ pub struct Accounts {
     /// Bumped when a binding's spec or a namespace's labels change, so that every resource
     /// resolves its account again.
     changed: tokio::sync::watch::Sender<u64>,
+    /// When each binding's role (as it was then) was last assumed successfully.
+    assumed: std::sync::Mutex<std::collections::HashMap<AccountRole, tokio::time::Instant>>,
 }
 
 impl Default for Accounts {
@@ -74,7 +81,31 @@ impl Accounts {
             namespaces: namespace_store,
             own_identity_allowed,
             changed: tokio::sync::watch::Sender::new(0),
+            assumed: Default::default(),
         }
+    }
+
+    /// Whether the role can be assumed: STS is asked again only when the last success is older
+    /// than [`ROLE_RECHECK`], or the last attempt failed.
+    async fn check_role<C: Connect>(
+        &self,
+        connector: &C,
+        role: &AccountRole,
+    ) -> Result<(), String> {
+        let now = tokio::time::Instant::now();
+        let fresh = super::lock(&self.assumed)
+            .get(role)
+            .is_some_and(|at| now.duration_since(*at) < ROLE_RECHECK);
+        if fresh {
+            return Ok(());
+        }
+        let result = connector.check_role(role).await;
+        let mut assumed = super::lock(&self.assumed);
+        match &result {
+            Ok(()) => assumed.insert(role.clone(), now),
+            Err(_) => assumed.remove(role),
+        };
+        result
     }
 
     /// The account a resource's mapping is managed with (`None`: the controller's own
@@ -225,6 +256,7 @@ pub async fn watch_accounts(
         namespaces,
         own_identity_allowed,
         changed,
+        assumed: Default::default(),
     };
     (accounts, controller)
 }
@@ -253,7 +285,8 @@ pub async fn reconcile_binding<C: Connect>(
         match event {
             Finalize::Apply(binding) => {
                 let users = ctx.memory.binding_users(&binding.name_any());
-                let role = ctx.lanes.connector().check_role(&role_of(&binding)).await;
+                let connector = ctx.lanes.connector();
+                let role = ctx.accounts.check_role(connector, &role_of(&binding)).await;
                 let ready = match &role {
                     Ok(()) => (
                         "True",
@@ -270,7 +303,7 @@ pub async fn reconcile_binding<C: Connect>(
                     tracing::warn!(binding = binding.name_any(), error = %sts, "cannot assume the role of an account binding");
                 }
                 write_status(&api, &binding, users, ready).await?;
-                Ok(Action::requeue(ROLE_RECHECK))
+                Ok(Action::requeue(BINDING_REFRESH))
             }
             Finalize::Cleanup(binding) => {
                 let users = users_in_cluster(&ctx.client, &binding.name_any()).await?;

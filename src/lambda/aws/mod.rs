@@ -75,6 +75,9 @@ pub struct AwsSettings {
     /// The STS session name for account bindings' roles: it names the cluster and the
     /// controller in CloudTrail (see [`session_name`]).
     pub session_name: String,
+    /// How long the credentials of an assumed role last (STS `DurationSeconds`); `None`: STS's
+    /// default, one hour. The SDK refreshes them shortly before they expire.
+    pub session_length: Option<Duration>,
 }
 
 /// The STS role session name of a controller in `cluster`: `esm-controller@<cluster>`, with
@@ -116,6 +119,7 @@ struct Inner {
     default_region: Option<String>,
     max_attempts: Option<u32>,
     session_name: String,
+    session_length: Option<Duration>,
 }
 
 impl fmt::Debug for AwsLambda {
@@ -154,6 +158,7 @@ impl AwsLambda {
                 } else {
                     settings.session_name
                 },
+                session_length: settings.session_length,
             }),
         }
     }
@@ -244,6 +249,9 @@ impl AwsLambda {
         }
         if let Some(id) = &role.external_id {
             builder = builder.external_id(id.clone());
+        }
+        if let Some(length) = self.inner.session_length {
+            builder = builder.session_length(length);
         }
         if !role.session_tags.is_empty() {
             builder = builder.tags(role.session_tags.clone());
