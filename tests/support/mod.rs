@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use esm_controller::api::EventSourceMapping;
+use esm_controller::controller::accounts::Accounts;
 use esm_controller::controller::{Context, Settings, SweepSettings};
 use esm_controller::lambda::{
     Connect, LambdaError, LambdaPort, LaneKey, ListFilter, MappingFields, MappingPage,
@@ -27,11 +28,15 @@ pub const REGION: &str = "us-east-1";
 /// A second emulated region, for resources whose region is not the default.
 pub const OTHER_REGION: &str = "eu-west-1";
 
-/// Connects each lane to the emulated Lambda of its region.
+/// Connects each lane to the emulated Lambda of its region (or of its binding's account).
 #[derive(Clone)]
 pub struct ModelPort {
     /// One model per emulated region: a call sees only its own region's mappings, as in AWS.
     pub regions: Arc<BTreeMap<String, Model>>,
+    /// One model per account of a binding's role (in [`REGION`]).
+    pub accounts: Arc<BTreeMap<String, Model>>,
+    /// The lanes connected so far (a refused tenant must get none).
+    pub connected: Arc<Mutex<Vec<LaneKey>>>,
 }
 
 impl ModelPort {
@@ -49,7 +54,16 @@ impl Connect for ModelPort {
     type Port = ModelLane;
 
     fn connect(&self, lane: &LaneKey) -> ModelLane {
-        ModelLane(self.at(&lane.region).clone())
+        self.connected.lock().unwrap().push(lane.clone());
+        match &lane.account {
+            None => ModelLane(self.at(&lane.region).clone()),
+            Some(role) => ModelLane(
+                self.accounts
+                    .get(role.account_id())
+                    .unwrap_or_else(|| panic!("no model of account {}", role.account_id()))
+                    .clone(),
+            ),
+        }
     }
 }
 
@@ -156,6 +170,8 @@ pub struct KubeDouble {
 }
 
 pub const NS: &str = "team";
+/// The accounts whose roles the harness's bindings may name, each with its own Lambda.
+pub const BINDING_ACCOUNTS: [&str; 2] = ["111111111111", "222222222222"];
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     Response::builder()
@@ -384,11 +400,26 @@ impl Harness {
     }
 
     fn restart_with(&mut self, settings: Settings) {
-        let mut ctx = Context::new(self.kube.client(), self.port.clone(), settings);
+        self.restart_with_accounts(settings, Accounts::default());
+    }
+
+    /// A restart whose resources resolve their account with these bindings.
+    pub fn restart_with_bindings(&mut self, accounts: Accounts) {
+        self.restart_with_accounts(self.ctx.settings.clone(), accounts);
+    }
+
+    fn restart_with_accounts(&mut self, settings: Settings, accounts: Accounts) {
+        let mut ctx =
+            Context::new(self.kube.client(), self.port.clone(), settings).with_accounts(accounts);
         if let Some(sweeps) = self.ctx.lanes.sweeps() {
             ctx = ctx.with_sweeps(sweeps);
         }
         self.ctx = Arc::new(ctx);
+    }
+
+    /// The Lambda of a binding's account.
+    pub fn account(&self, account: &str) -> &Model {
+        &self.port.accounts[account]
     }
 
     /// One complete List sweep of every emulated region into the cache (list mode); returns how
@@ -426,11 +457,24 @@ impl Harness {
         // and show up as a duplicate instead of failing quietly.
         model.seed_function(FUNCTION);
         other.seed_function(FUNCTION);
+        let accounts = BINDING_ACCOUNTS.map(|account| {
+            let model = Model::with_shared_clock(
+                ModelConfig {
+                    account: account.into(),
+                    ..config(REGION)
+                },
+                &clock,
+            );
+            model.seed_function(FUNCTION);
+            (account.to_string(), model)
+        });
         let port = ModelPort {
             regions: Arc::new(BTreeMap::from([
                 (REGION.to_string(), model.clone()),
                 (OTHER_REGION.to_string(), other),
             ])),
+            accounts: Arc::new(BTreeMap::from(accounts)),
+            connected: Arc::default(),
         };
         let kube = KubeDouble::default();
         let settings = Settings {
