@@ -23,6 +23,8 @@ fn port() -> (ModelPort, Model) {
     model.seed_function("worker");
     let port = ModelPort {
         regions: Arc::new(BTreeMap::from([(REGION.to_string(), model.clone())])),
+        accounts: Arc::default(),
+        connected: Arc::default(),
     };
     (port, model)
 }
