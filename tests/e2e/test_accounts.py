@@ -337,3 +337,59 @@ def test_kill_during_creates_in_two_accounts_leaves_no_duplicate(world, kubectl,
     w["controller"] = c
     w["one"].controller = c
     w["two"].controller = c
+
+
+def test_moto_serves_a_binding_from_the_roles_account(bed, kubectl, controller_factory):
+    """The independent check: moto derives the account from the assumed role's credentials
+    too. The mapping lands in the role's account, and the controller's own account has none."""
+    import io
+    import zipfile
+
+    if not bed.moto_endpoint:
+        pytest.fail("MOTO_ENDPOINT missing: start the bed with BED_WITH_MOTO=1 (tests/e2e/run.sh does)")
+    account = "555555555555"
+    role = role_arn(account, unique("esm-moto"))
+    base = dict(endpoint_url=bed.moto_endpoint, region_name=REGION,
+                aws_access_key_id="testing", aws_secret_access_key="testing")
+    creds = boto3.client("sts", **base).assume_role(RoleArn=role, RoleSessionName="e2e-setup")["Credentials"]
+    assumed = dict(endpoint_url=bed.moto_endpoint, region_name=REGION,
+                   aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                   aws_session_token=creds["SessionToken"])
+    iam, lam, sqs = (boto3.client(s, **assumed) for s in ("iam", "lambda", "sqs"))
+    fn_role = iam.create_role(
+        RoleName=unique("fn-role"),
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    assert f":{account}:" in fn_role, f"moto put the setup in another account: {fn_role}"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(event, context):\n    return {'ok': True}\n")
+    fn = unique("fn-moto-acct")
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=fn_role, Handler="index.handler",
+                        Code={"ZipFile": buf.getvalue()})
+    url = sqs.create_queue(QueueName=unique("moto-acct-q"))["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    ns = make_namespace(kubectl, "moto-acct")
+    tenant = unique("moto")
+    kubectl("label", "namespace", ns, f"e2e-tenant={tenant}")
+    name = unique("moto-binding")
+    kubectl.apply(binding(name, role, tenant, default=True))
+    c = controller_factory("moto-accounts", bed.moto_endpoint, [ns],
+                           env={"AWS_ENDPOINT_URL_STS": bed.moto_endpoint})
+    ctx = Ctx(kubectl, None, ns, fn, c)
+    try:
+        ctx.apply("orders", {"eventSourceARN": queue, "functionName": fn, "batchSize": 4})
+        obj = ctx.wait_ready("orders", timeout=90)
+        assert status(obj).get("accountId") == account, status(obj)
+        in_role_account = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+        assert [m["UUID"] for m in in_role_account] == [status(obj)["uuid"]], in_role_account
+        own = boto3.client("lambda", **base).list_event_source_mappings(EventSourceArn=queue)["EventSourceMappings"]
+        assert not own, f"the controller's own account has the mapping: {own}"
+        ctx.delete_all()
+        assert not lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    finally:
+        kubectl("delete", "lambdaaccount", name, "--wait=false", "--ignore-not-found")
+        wait_for(lambda: get_binding(kubectl, name) is None, 60, "the binding to be deleted")
+        stop_and_check(c)
