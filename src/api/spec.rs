@@ -256,11 +256,81 @@ pub struct EventSourceMappingSpec {
     #[schemars(length(min = 1, max = 253), regex(pattern = patterns::DNS_SUBDOMAIN))]
     pub account_ref: Option<String>,
 
+    /// Pause the controller for this resource: while true it makes no Lambda call for it
+    /// (no create, update, drift fix or re-enable) and leaves its status as last seen, with a
+    /// Suspended condition. Deleting the resource still honours deletionPolicy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+
+    /// How far the controller manages the mapping. `Full` (default): it creates the mapping,
+    /// keeps it in line with this spec and deletes it with the resource. `Observe`: it never
+    /// writes to Lambda; it finds the mapping (by the adopt-uuid annotation, or as the one
+    /// mapping of this event source and function, and topic), reports its configuration,
+    /// state and drift in status, and never deletes it. Switching to Full takes the mapping
+    /// over and brings it to this spec; switching back stops all writes.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+
+    /// Spec fields whose out-of-band changes are reported (status.drift, an Event, a metric)
+    /// but not reverted, e.g. `batchSize` or `enabled` for a knob on-call may turn by hand. A
+    /// change of such a field in this spec is still applied. Names are spec field names:
+    /// functionName, enabled, batchSize, filterCriteria, kmsKeyARN, metricsConfig,
+    /// loggingConfig, scalingConfig (or scalingConfig.maximumConcurrency),
+    /// maximumBatchingWindowInSeconds, parallelizationFactor, destinationConfig,
+    /// maximumRecordAgeInSeconds, bisectBatchOnFunctionError, maximumRetryAttempts,
+    /// tumblingWindowInSeconds, sourceAccessConfigurations, functionResponseTypes,
+    /// amazonManagedKafkaEventSourceConfig, selfManagedKafkaEventSourceConfig,
+    /// documentDBEventSourceConfig, provisionedPollerConfig.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(regex(pattern = IGNORABLE_PATTERN)))]
+    #[x_kube(validation = kube::core::Rule::new("self.all(f, self.exists_one(g, g == f))").message("ignoreDrift lists a field twice").reason(kube::core::Reason::FieldValueDuplicate))]
+    pub ignore_drift: Vec<String>,
+
     /// What happens to the Lambda mapping when this resource is deleted: `Delete` (default)
     /// deletes it and waits until it is gone; `Retain` leaves it in Lambda.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
+
+/// How far the controller manages a mapping (spec.managementPolicy).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, keep in line with the spec, delete.
+    #[default]
+    Full,
+    /// Find and report; never write to Lambda.
+    Observe,
+}
+
+/// The spec fields `spec.ignoreDrift` may name: every field an Update can change. The planner's
+/// field table has the same names (a test in `plan::fields` checks it).
+pub const IGNORABLE_FIELDS: [&str; 21] = [
+    "functionName",
+    "enabled",
+    "batchSize",
+    "filterCriteria",
+    "kmsKeyARN",
+    "metricsConfig",
+    "loggingConfig",
+    "scalingConfig",
+    "maximumBatchingWindowInSeconds",
+    "parallelizationFactor",
+    "destinationConfig",
+    "maximumRecordAgeInSeconds",
+    "bisectBatchOnFunctionError",
+    "maximumRetryAttempts",
+    "tumblingWindowInSeconds",
+    "sourceAccessConfigurations",
+    "functionResponseTypes",
+    "amazonManagedKafkaEventSourceConfig",
+    "selfManagedKafkaEventSourceConfig",
+    "documentDBEventSourceConfig",
+    "provisionedPollerConfig",
+];
+
+/// `IGNORABLE_FIELDS`, and `scalingConfig.maximumConcurrency` (scalingConfig's one member), as
+/// an anchored pattern (the API server names the value it refuses).
+const IGNORABLE_PATTERN: &str = "^(functionName|enabled|batchSize|filterCriteria|kmsKeyARN|metricsConfig|loggingConfig|scalingConfig|scalingConfig\\.maximumConcurrency|maximumBatchingWindowInSeconds|parallelizationFactor|destinationConfig|maximumRecordAgeInSeconds|bisectBatchOnFunctionError|maximumRetryAttempts|tumblingWindowInSeconds|sourceAccessConfigurations|functionResponseTypes|amazonManagedKafkaEventSourceConfig|selfManagedKafkaEventSourceConfig|documentDBEventSourceConfig|provisionedPollerConfig)$";
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {

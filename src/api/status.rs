@@ -68,6 +68,15 @@ pub struct EventSourceMappingStatus {
     /// may have created (by its ownership tag) instead of creating a second one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<String>,
+    /// Spec fields whose value in Lambda differs from the spec (names only, never values): an
+    /// out-of-band change. Under full management it is fixed right after; under Observe, and
+    /// for fields in spec.ignoreDrift, it stays listed until it goes away.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// For each field in spec.ignoreDrift, a digest of the spec value last applied (or found in
+    /// place): a spec change of an ignored field is applied, an out-of-band one is not.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ignored_field_digests: std::collections::BTreeMap<String, String>,
     /// Ready, Reconciling and Stalled, following the kstatus conventions: Ready=True only when
     /// the mapping exists, matches the spec and is Enabled (or Disabled with enabled: false).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
