@@ -34,6 +34,44 @@ enum Command {
         #[arg(long, value_name = "REPO_ROOT")]
         write: Option<std::path::PathBuf>,
     },
+    /// Show what applying EventSourceMapping manifests would do in AWS Lambda, like
+    /// `kubectl diff`: create, update (field: live → desired), no change, or refused at
+    /// admission. Reads the cluster (kubeconfig) and Lambda (the AWS credential chain); writes
+    /// to neither. Exit status: 0 no change, 1 changes, 2 refused, invalid or error.
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// Manifest file, directory (its *.yaml, *.yml and *.json files; not recursive) or `-`
+    /// for stdin. Repeatable.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
+    filename: Vec<std::path::PathBuf>,
+    /// Namespace for manifests that name none (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// `text` for people (a pull request comment), `json` for tools.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: DiffOutput,
+    /// The controller's default region, for resources without spec.region (default: the AWS
+    /// SDK's, e.g. AWS_REGION). Give the controller's own --region.
+    #[arg(long, env = "ESM_DEFAULT_REGION")]
+    region: Option<String>,
+    /// Lambda endpoint override, as for `run`. AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_LAMBDA
+    /// are honoured too.
+    #[arg(long, env = "ESM_AWS_ENDPOINT_URL")]
+    aws_endpoint_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DiffOutput {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -249,6 +287,7 @@ fn main() -> ExitCode {
             }
             Some(root) => write_crds(&root),
         },
+        Command::Diff(args) => diff(args),
         Command::Run(args) => {
             telemetry::init(args.log_format, &args.log_level);
             telemetry::memory::tune();
@@ -286,6 +325,32 @@ fn write_crds(root: &std::path::Path) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `esm-controller diff`: prints the report, exits 0, 1 or 2.
+fn diff(args: DiffArgs) -> ExitCode {
+    use esm_controller::diff::cli::{self, Output, Settings};
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let settings = Settings {
+        files: args.filename,
+        namespace: args.namespace,
+        output: match args.output {
+            DiffOutput::Text => Output::Text,
+            DiffOutput::Json => Output::Json,
+        },
+        region: args.region,
+        aws_endpoint_url: args.aws_endpoint_url,
+    };
+    ExitCode::from(runtime.block_on(cli::run(settings)))
 }
 
 /// The controller's life: connect to Kubernetes and AWS, serve health and metrics, win the
@@ -535,7 +600,7 @@ mod tests {
         let argv = ["esm-controller", "run"].iter().chain(flags);
         match Command::try_parse_from(argv)? {
             Command::Run(args) => Ok(*args),
-            Command::Crd { .. } => unreachable!("parsed `run`"),
+            Command::Crd { .. } | Command::Diff(_) => unreachable!("parsed `run`"),
         }
     }
 

@@ -174,7 +174,7 @@ fn selects(binding: &LambdaAccount, labels: &BTreeMap<String, String>) -> bool {
 }
 
 /// The lane's view of a binding.
-fn role_of(binding: &LambdaAccount) -> AccountRole {
+pub(crate) fn role_of(binding: &LambdaAccount) -> AccountRole {
     AccountRole {
         binding: binding.name_any(),
         role_arn: binding.spec.role_arn.clone(),

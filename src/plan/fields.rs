@@ -22,6 +22,8 @@ use crate::lambda::types::{self as wire, MappingFields, ObservedMapping};
 struct FieldRule {
     /// Lambda's name: the key in requests and responses, and in `status.appliedFields`.
     wire_name: &'static str,
+    /// The field's name in the resource's spec (`diff` reports changes by it).
+    spec_name: &'static str,
     /// Writes the field of the Create request from the spec. Checks the API server cannot make
     /// are in [`super::desired`], before this runs.
     spec_to_wire: fn(&EventSourceMappingSpec, &mut MappingFields),
@@ -96,6 +98,10 @@ impl Field {
         self.rule().wire_name
     }
 
+    pub(crate) fn spec_name(self) -> &'static str {
+        self.rule().spec_name
+    }
+
     pub(crate) fn from_wire_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.wire_name() == name)
     }
@@ -159,6 +165,7 @@ fn empty_when<T>(holds_something: bool, patch: &mut Option<T>, empty: T) -> bool
 
 static FUNCTION_NAME: FieldRule = FieldRule {
     wire_name: "FunctionName",
+    spec_name: "functionName",
     spec_to_wire: |spec, request| request.function_name = Some(spec.function_name.clone()),
     is_set: |f| f.function_name.is_some(),
     // Lambda reports the function as `FunctionArn`; without it there is nothing to compare
@@ -174,6 +181,7 @@ static FUNCTION_NAME: FieldRule = FieldRule {
 
 static ENABLED: FieldRule = FieldRule {
     wire_name: "Enabled",
+    spec_name: "enabled",
     spec_to_wire: |spec, request| request.enabled = spec.enabled,
     is_set: |f| f.enabled.is_some(),
     // Lambda does not echo `Enabled`; the planner compares the wanted value with the state.
@@ -188,6 +196,7 @@ static ENABLED: FieldRule = FieldRule {
 
 static BATCH_SIZE: FieldRule = FieldRule {
     wire_name: "BatchSize",
+    spec_name: "batchSize",
     spec_to_wire: |spec, request| request.batch_size = spec.batch_size,
     is_set: |f| f.batch_size.is_some(),
     differs: |want, have| want.batch_size != have.fields.batch_size,
@@ -200,6 +209,7 @@ static BATCH_SIZE: FieldRule = FieldRule {
 
 static FILTER_CRITERIA: FieldRule = FieldRule {
     wire_name: "FilterCriteria",
+    spec_name: "filterCriteria",
     spec_to_wire: |spec, request| {
         request.filter_criteria = spec
             .filter_criteria
@@ -235,6 +245,7 @@ static FILTER_CRITERIA: FieldRule = FieldRule {
 
 static KMS_KEY_ARN: FieldRule = FieldRule {
     wire_name: "KMSKeyArn",
+    spec_name: "kmsKeyARN",
     spec_to_wire: |spec, request| request.kms_key_arn = spec.kms_key_arn.clone(),
     is_set: |f| f.kms_key_arn.is_some(),
     // An empty key is no key: it is what clearing sends.
@@ -255,6 +266,7 @@ static KMS_KEY_ARN: FieldRule = FieldRule {
 
 static METRICS_CONFIG: FieldRule = FieldRule {
     wire_name: "MetricsConfig",
+    spec_name: "metricsConfig",
     spec_to_wire: |spec, request| {
         request.metrics_config = spec.metrics_config.as_ref().map(|m| wire::MetricsConfig {
             metrics: Some(m.metrics.iter().map(|x| format!("{x:?}")).collect()),
@@ -281,6 +293,7 @@ fn metric_names(config: &Option<wire::MetricsConfig>) -> BTreeSet<&str> {
 
 static LOGGING_CONFIG: FieldRule = FieldRule {
     wire_name: "LoggingConfig",
+    spec_name: "loggingConfig",
     spec_to_wire: |spec, request| {
         request.logging_config = spec.logging_config.as_ref().map(|l| wire::LoggingConfig {
             system_log_level: Some(format!("{:?}", l.system_log_level)),
@@ -299,6 +312,7 @@ static LOGGING_CONFIG: FieldRule = FieldRule {
 
 static SCALING_CONFIG: FieldRule = FieldRule {
     wire_name: "ScalingConfig",
+    spec_name: "scalingConfig",
     spec_to_wire: |spec, request| {
         request.scaling_config = spec.scaling_config.as_ref().map(|s| wire::ScalingConfig {
             maximum_concurrency: s.maximum_concurrency,
@@ -326,6 +340,7 @@ static SCALING_CONFIG: FieldRule = FieldRule {
 
 static MAXIMUM_BATCHING_WINDOW_IN_SECONDS: FieldRule = FieldRule {
     wire_name: "MaximumBatchingWindowInSeconds",
+    spec_name: "maximumBatchingWindowInSeconds",
     spec_to_wire: |spec, request| {
         request.maximum_batching_window_in_seconds = spec.maximum_batching_window_in_seconds
     },
@@ -352,6 +367,7 @@ static MAXIMUM_BATCHING_WINDOW_IN_SECONDS: FieldRule = FieldRule {
 
 static PARALLELIZATION_FACTOR: FieldRule = FieldRule {
     wire_name: "ParallelizationFactor",
+    spec_name: "parallelizationFactor",
     spec_to_wire: |spec, request| request.parallelization_factor = spec.parallelization_factor,
     is_set: |f| f.parallelization_factor.is_some(),
     differs: |want, have| want.parallelization_factor != have.fields.parallelization_factor,
@@ -367,6 +383,7 @@ static PARALLELIZATION_FACTOR: FieldRule = FieldRule {
 
 static DESTINATION_CONFIG: FieldRule = FieldRule {
     wire_name: "DestinationConfig",
+    spec_name: "destinationConfig",
     spec_to_wire: |spec, request| {
         request.destination_config =
             spec.destination_config
@@ -399,6 +416,7 @@ static DESTINATION_CONFIG: FieldRule = FieldRule {
 
 static MAXIMUM_RECORD_AGE_IN_SECONDS: FieldRule = FieldRule {
     wire_name: "MaximumRecordAgeInSeconds",
+    spec_name: "maximumRecordAgeInSeconds",
     spec_to_wire: |spec, request| {
         request.maximum_record_age_in_seconds = spec.maximum_record_age_in_seconds
     },
@@ -416,6 +434,7 @@ static MAXIMUM_RECORD_AGE_IN_SECONDS: FieldRule = FieldRule {
 
 static BISECT_BATCH_ON_FUNCTION_ERROR: FieldRule = FieldRule {
     wire_name: "BisectBatchOnFunctionError",
+    spec_name: "bisectBatchOnFunctionError",
     spec_to_wire: |spec, request| {
         request.bisect_batch_on_function_error = spec.bisect_batch_on_function_error
     },
@@ -434,6 +453,7 @@ static BISECT_BATCH_ON_FUNCTION_ERROR: FieldRule = FieldRule {
 
 static MAXIMUM_RETRY_ATTEMPTS: FieldRule = FieldRule {
     wire_name: "MaximumRetryAttempts",
+    spec_name: "maximumRetryAttempts",
     spec_to_wire: |spec, request| request.maximum_retry_attempts = spec.maximum_retry_attempts,
     is_set: |f| f.maximum_retry_attempts.is_some(),
     differs: |want, have| want.maximum_retry_attempts != have.fields.maximum_retry_attempts,
@@ -458,6 +478,7 @@ static MAXIMUM_RETRY_ATTEMPTS: FieldRule = FieldRule {
 
 static TUMBLING_WINDOW_IN_SECONDS: FieldRule = FieldRule {
     wire_name: "TumblingWindowInSeconds",
+    spec_name: "tumblingWindowInSeconds",
     spec_to_wire: |spec, request| {
         request.tumbling_window_in_seconds = spec.tumbling_window_in_seconds
     },
@@ -476,6 +497,7 @@ static TUMBLING_WINDOW_IN_SECONDS: FieldRule = FieldRule {
 
 static SOURCE_ACCESS_CONFIGURATIONS: FieldRule = FieldRule {
     wire_name: "SourceAccessConfigurations",
+    spec_name: "sourceAccessConfigurations",
     spec_to_wire: |spec, request| {
         request.source_access_configurations =
             spec.source_access_configurations.as_ref().map(|list| {
@@ -514,6 +536,7 @@ static SOURCE_ACCESS_CONFIGURATIONS: FieldRule = FieldRule {
 
 static FUNCTION_RESPONSE_TYPES: FieldRule = FieldRule {
     wire_name: "FunctionResponseTypes",
+    spec_name: "functionResponseTypes",
     spec_to_wire: |spec, request| {
         request.function_response_types = spec
             .function_response_types
@@ -542,6 +565,7 @@ static FUNCTION_RESPONSE_TYPES: FieldRule = FieldRule {
 
 static AMAZON_MANAGED_KAFKA_EVENT_SOURCE_CONFIG: FieldRule = FieldRule {
     wire_name: "AmazonManagedKafkaEventSourceConfig",
+    spec_name: "amazonManagedKafkaEventSourceConfig",
     spec_to_wire: |spec, request| {
         request.amazon_managed_kafka_event_source_config = spec
             .amazon_managed_kafka_event_source_config
@@ -569,6 +593,7 @@ static AMAZON_MANAGED_KAFKA_EVENT_SOURCE_CONFIG: FieldRule = FieldRule {
 
 static SELF_MANAGED_KAFKA_EVENT_SOURCE_CONFIG: FieldRule = FieldRule {
     wire_name: "SelfManagedKafkaEventSourceConfig",
+    spec_name: "selfManagedKafkaEventSourceConfig",
     spec_to_wire: |spec, request| {
         request.self_managed_kafka_event_source_config = spec
             .self_managed_kafka_event_source_config
@@ -600,6 +625,7 @@ static SELF_MANAGED_KAFKA_EVENT_SOURCE_CONFIG: FieldRule = FieldRule {
 // compared by the create-only check).
 static DOCUMENT_DB_EVENT_SOURCE_CONFIG: FieldRule = FieldRule {
     wire_name: "DocumentDBEventSourceConfig",
+    spec_name: "documentDBEventSourceConfig",
     spec_to_wire: |spec, request| {
         request.document_db_event_source_config =
             spec.document_db_event_source_config.as_ref().map(|d| {
@@ -633,6 +659,7 @@ static DOCUMENT_DB_EVENT_SOURCE_CONFIG: FieldRule = FieldRule {
 
 static PROVISIONED_POLLER_CONFIG: FieldRule = FieldRule {
     wire_name: "ProvisionedPollerConfig",
+    spec_name: "provisionedPollerConfig",
     spec_to_wire: |spec, request| {
         request.provisioned_poller_config =
             spec.provisioned_poller_config
@@ -928,6 +955,20 @@ mod tests {
             .map(|f| f.wire_name().to_string())
             .collect();
         assert_eq!(keys(&wanted()), names);
+    }
+
+    #[test]
+    fn spec_names_are_the_keys_of_the_spec() {
+        for field in Field::ALL {
+            assert_eq!(field.spec_name(), example(field).spec.0, "{field:?}");
+        }
+    }
+
+    /// spec.ignoreDrift's admission list names exactly the updatable fields.
+    #[test]
+    fn ignore_drift_accepts_exactly_the_updatable_fields() {
+        let names: Vec<&str> = Field::ALL.iter().map(|f| f.spec_name()).collect();
+        assert_eq!(names, api::IGNORABLE_FIELDS);
     }
 
     #[test]

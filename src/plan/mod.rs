@@ -107,23 +107,44 @@ pub(crate) fn plan(
         );
         return Plan::new(Action::None, Verdict::progressing("Waiting", message));
     }
-    let applied: BTreeSet<Field> = status
-        .applied_fields
-        .iter()
-        .filter_map(|name| Field::from_wire_name(name))
-        .collect();
-    // Lambda does not echo `Enabled`; the state says it (semantics §4.3). Removing
-    // `enabled: false` from the spec means back to the default, enabled.
-    let want_enabled = desired
-        .enabled()
-        .or_else(|| applied.contains(&Field::Enabled).then_some(true));
-    if let Some(update) = drift(desired, &applied, mapping, want_enabled) {
+    if let Some(update) = update(desired, status, mapping) {
         return update;
     }
     if let Some(retag) = retag(desired, mapping, tags.as_ref()) {
         return retag;
     }
-    Plan::new(Action::None, standing(mapping, want_enabled))
+    Plan::new(
+        Action::None,
+        standing(mapping, want_enabled(desired, status)),
+    )
+}
+
+/// The Update that brings an existing mapping to the spec, whatever state Lambda shows it in
+/// now; `None` when it matches. [`plan`] sends it once the mapping is settled; `diff` shows it.
+pub(crate) fn update(
+    desired: &Desired,
+    status: &EventSourceMappingStatus,
+    mapping: &ObservedMapping,
+) -> Option<Plan> {
+    let want_enabled = want_enabled(desired, status);
+    drift(desired, &applied(status), mapping, want_enabled)
+}
+
+/// The fields the controller last applied, as status records them.
+fn applied(status: &EventSourceMappingStatus) -> BTreeSet<Field> {
+    status
+        .applied_fields
+        .iter()
+        .filter_map(|name| Field::from_wire_name(name))
+        .collect()
+}
+
+/// Lambda does not echo `Enabled`; the state says it (semantics §4.3). Removing
+/// `enabled: false` from the spec means back to the default, enabled.
+fn want_enabled(desired: &Desired, status: &EventSourceMappingStatus) -> Option<bool> {
+    desired
+        .enabled()
+        .or_else(|| applied(status).contains(&Field::Enabled).then_some(true))
 }
 
 fn create(desired: &Desired, verdict: Verdict) -> Plan {
@@ -195,7 +216,7 @@ fn drift(
 }
 
 /// The tag changes, when the tags were read and differ from the spec.
-fn retag(
+pub(crate) fn retag(
     desired: &Desired,
     mapping: &ObservedMapping,
     tags: Option<&BTreeMap<String, String>>,
@@ -314,7 +335,7 @@ pub(crate) fn tag_changes(
 /// For a mapping we did not create ourselves (adopted), create-only settings may differ from
 /// the spec; Lambda cannot change them, so we stop and say which. Only settings both sides
 /// state are compared (see [`MappingFields::create_only_differences`]).
-fn create_only_mismatch(desired: &Desired, mapping: &ObservedMapping) -> Option<String> {
+pub(crate) fn create_only_mismatch(desired: &Desired, mapping: &ObservedMapping) -> Option<String> {
     let differences = desired.fields.create_only_differences(&mapping.fields);
     if differences.is_empty() {
         return None;
