@@ -151,3 +151,114 @@ async fn a_burst_of_writes_holds_the_sweep_only_for_a_rest() {
         );
     }
 }
+
+/// The API server requests of one create, from the watch event of the new resource until it is
+/// Ready (issue 15): the finalizer, the create marker before Create, the UUID after it, and
+/// Ready. No read: the finalizer's patch returns the resource, and a status write returns it as
+/// it is afterwards, for the reconciles that follow. No Event: status tells a first create.
+#[tokio::test]
+async fn a_create_costs_the_api_server_four_requests_in_order() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({})));
+    h.sweep().await; // the region's first sweep, before anything exists
+
+    // The watch shows the new resource, without any finalizer.
+    assert!(h.watched().bare);
+    h.reconcile_watched().await.unwrap();
+    assert_eq!(
+        h.take_requests(),
+        ["PATCH orders", "APPLY orders/status", "APPLY orders/status"],
+        "finalizer, create marker, UUID; no read"
+    );
+    assert_eq!(h.calls("CreateEventSourceMapping"), 1);
+    let writes = h.kube.state.lock().unwrap().status_writes.clone();
+    // The marker went out before Create (it has no UUID) and says Reconciling (kstatus).
+    assert!(writes[0]["createRequestedAt"].is_string(), "{}", writes[0]);
+    assert!(writes[0].get("uuid").is_none(), "{}", writes[0]);
+    let reconciling = writes[0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Reconciling" && c["status"] == "True");
+    assert!(reconciling, "{}", writes[0]);
+    assert!(writes[1]["uuid"].is_string() && writes[1].get("createRequestedAt").is_none());
+    assert!(h.event_reasons().is_empty(), "{:?}", h.event_reasons());
+
+    // The watch event of our own finalizer, and the requeue after the create: nothing to do,
+    // nothing read.
+    assert!(!h.watched().bare);
+    h.reconcile_watched().await.unwrap();
+    h.reconcile_watched().await.unwrap();
+    assert_eq!(h.take_requests(), Vec::<String>::new());
+
+    // The sweep sees Lambda enable it and triggers the resource: one write, Ready.
+    h.clock.advance(Duration::from_secs(2));
+    assert_eq!(h.sweep().await, 1);
+    h.reconcile_watched().await.unwrap();
+    assert_eq!(h.take_requests(), ["APPLY orders/status"]);
+    assert_eq!(h.condition("Ready"), ("True".into(), "Enabled".into()));
+    assert_eq!(h.calls("CreateEventSourceMapping"), 1);
+
+    // Once Ready nothing is kept of the resource: the next reconcile reads it.
+    h.reconcile_watched().await.unwrap();
+    assert_eq!(h.take_requests(), ["GET orders"]);
+}
+
+/// The copy kept between reconciles is used only while the watch has shown no change to what a
+/// reconcile acts on: a new spec is read, never acted on from the copy.
+#[tokio::test]
+async fn a_kept_copy_is_not_used_once_the_watch_shows_a_change() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.sweep().await;
+    h.reconcile_watched().await.unwrap();
+    h.take_requests();
+    // The user changes the spec while Lambda is still creating the mapping.
+    h.apply(sqs(json!({"batchSize": 7})));
+    h.reconcile_watched().await.unwrap();
+    assert_eq!(
+        h.take_requests().first().map(String::as_str),
+        Some("GET orders")
+    );
+    h.clock.advance(Duration::from_secs(2));
+    h.settle().await;
+    assert_eq!(h.mappings()[0]["BatchSize"], 7);
+    assert_eq!(h.calls("CreateEventSourceMapping"), 1);
+}
+
+/// The watch showed no finalizer, but one was added since: the finalizer's patch is refused
+/// (it checks there is none), and the resource is read instead; nothing is created twice.
+#[tokio::test]
+async fn a_finalizer_added_since_the_watch_event_falls_back_to_a_read() {
+    let mut h = Harness::list_mode();
+    h.apply(sqs(json!({})));
+    h.sweep().await;
+    let stale = h.watched();
+    assert!(stale.bare);
+    h.kube
+        .state
+        .lock()
+        .unwrap()
+        .objects
+        .get_mut("orders")
+        .unwrap()["metadata"]["finalizers"] = json!(["someone.else/hold"]);
+    esm_controller::controller::reconcile_stored(stale, h.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.take_requests(),
+        ["PATCH orders", "GET orders", "PATCH orders"]
+    );
+    assert_eq!(
+        h.object().unwrap().metadata.finalizers,
+        Some(vec![
+            "someone.else/hold".to_string(),
+            "lambda.esm-controller.dev/cleanup".to_string()
+        ])
+    );
+    assert_eq!(
+        h.calls("CreateEventSourceMapping"),
+        0,
+        "not before the next pass"
+    );
+}

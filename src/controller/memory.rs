@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Backoff, Track};
 use super::lock;
+use crate::api::EventSourceMapping;
 use crate::lambda::LaneKey;
 use crate::telemetry::Metrics;
 
@@ -61,6 +62,17 @@ struct Remembered {
     /// The lane (account and region) its mapping is managed in, since its last reconcile: which
     /// lanes are in use, and how many resources use each account binding.
     lane: Option<Arc<LaneKey>>,
+    /// The resource as this process last wrote or read it, while a reconcile is expected soon
+    /// (see [`Memory::keep_copy`]).
+    copy: Option<KeptCopy>,
+}
+
+/// A resource as the API server returned it to this process, with the digest of its metadata
+/// ([`super::stored::fingerprint`]) to compare with what the watch saw since.
+#[derive(Debug)]
+struct KeptCopy {
+    object: Arc<EventSourceMapping>,
+    print: u64,
 }
 
 impl Remembered {
@@ -73,6 +85,7 @@ impl Remembered {
             && self.created_at.is_none()
             && self.due.is_none()
             && self.lane.is_none()
+            && self.copy.is_none()
     }
 }
 
@@ -226,6 +239,35 @@ impl Memory {
         self.existing(key, |r| {
             r.own_create.as_deref().filter(|c| c.uid == uid).cloned()
         })
+    }
+
+    // --- the last copy of the resource -------------------------------------------------------
+
+    /// Keeps the resource as the API server last returned it (to a status write, or a read),
+    /// so that the next reconcile, due soon, need not read it again. Kept only while the
+    /// resource is in progress: a Ready resource is looked at again rarely, and 10,000 copies
+    /// would be most of the controller's memory (see [`super::stored`]). Managed fields are
+    /// left out: no reconcile reads them, and they are often the biggest part of the object.
+    pub(crate) fn keep_copy(&self, key: ObjectKey, mut object: EventSourceMapping) {
+        object.metadata.managed_fields = None;
+        let print = super::stored::fingerprint(&object.metadata);
+        let object = Arc::new(object);
+        self.with(key, |r| r.copy = Some(KeptCopy { object, print }));
+    }
+
+    /// The kept copy, if the metadata the watch saw last (`print`) is still the copy's: nothing
+    /// a reconcile acts on changed since the API server returned it.
+    pub(crate) fn copy(&self, key: ObjectKey, print: u64) -> Option<Arc<EventSourceMapping>> {
+        self.existing(key, |r| {
+            r.copy
+                .as_ref()
+                .filter(|c| c.print == print)
+                .map(|c| c.object.clone())
+        })
+    }
+
+    pub(crate) fn drop_copy(&self, key: ObjectKey) {
+        self.existing(key, |r| r.copy = None);
     }
 
     // --- failing reads -------------------------------------------------------------------------

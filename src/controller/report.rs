@@ -1,6 +1,8 @@
 //! Reporting: status (server-side apply on the status subresource, only when it changed) and
 //! Kubernetes Events.
 
+use std::sync::Mutex;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
@@ -26,16 +28,19 @@ pub struct Report<'a> {
     /// The Ready reason when this reconcile started (writes during it do not move it).
     reason_at_start: Option<String>,
     pub status: EventSourceMappingStatus,
+    /// The resource as the API server returned it to the last status write.
+    latest: &'a Mutex<Option<EventSourceMapping>>,
 }
 
 impl<'a> Report<'a> {
-    pub fn new(esm: &'a EventSourceMapping) -> Self {
+    pub fn new(esm: &'a EventSourceMapping, latest: &'a Mutex<Option<EventSourceMapping>>) -> Self {
         let before = esm.status.clone().unwrap_or_default();
         Self {
             esm,
             reason_at_start: before.condition(verdict::READY).map(|c| c.reason.clone()),
             status: before.clone(),
             before,
+            latest,
         }
     }
 
@@ -129,12 +134,14 @@ impl<'a> Report<'a> {
             "kind": EventSourceMapping::kind(&()),
             "status": self.status,
         });
-        api.patch_status(
-            &self.esm.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
-        .await?;
+        let written = api
+            .patch_status(
+                &self.esm.name_any(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(body),
+            )
+            .await?;
+        *crate::sync::lock(self.latest) = Some(written);
         self.before = self.status.clone();
         Ok(())
     }

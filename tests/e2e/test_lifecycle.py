@@ -63,9 +63,9 @@ def test_create_sqs_reports_creating_then_enabled(emu_ctx):
     assert obj["spec"]["batchSize"] == 50 and "uuid" not in obj["spec"]
     assert "lambda.esm-controller.dev/cleanup" in obj["metadata"].get("finalizers", [])
 
-    ev = ctx.wait_event(name, "Created")
-    assert m["UUID"] in (ev.get("note") or ""), ev
-    assert ev.get("type") == "Normal"
+    # A first create publishes no Event (status says it; an Event would cost the API server one
+    # more request per resource). A mapping created again after an out-of-band delete does
+    # ("Recreated").
 
     # The user's tags and the controller's ownership tags are on the mapping.
     tags = ctx.emu.lambda_tags(m["EventSourceMappingArn"])

@@ -158,6 +158,9 @@ pub struct KubeState {
     pub events: Vec<Value>,
     /// Every status body applied, in order.
     pub status_writes: Vec<Value>,
+    /// Every request, in order, as the API server's metrics would count it: "GET orders",
+    /// "PATCH orders" (a JSON patch), "APPLY orders/status", "POST events".
+    pub requests: Vec<String>,
     /// Fail the next status apply whose body contains this text (simulates a crash or an API
     /// outage at exactly that write).
     pub fail_status_write_containing: Option<String>,
@@ -242,6 +245,10 @@ impl KubeDouble {
     async fn handle(&self, req: Request<Body>) -> Response<Body> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let verb = match req.headers().get("content-type").map(|v| v.as_bytes()) {
+            Some(b"application/apply-patch+yaml") => "APPLY".to_string(),
+            _ => method.to_string(),
+        };
         let body: Bytes = req
             .into_body()
             .collect()
@@ -250,6 +257,12 @@ impl KubeDouble {
             .unwrap_or_default();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let mut st = self.state.lock().unwrap();
+        let what = path
+            .rsplit_once("/eventsourcemappings/")
+            .map(|(_, rest)| rest)
+            .or_else(|| path.contains("/events").then_some("events"))
+            .unwrap_or(&path);
+        st.requests.push(format!("{verb} {what}"));
         if path.starts_with("/apis/events.k8s.io/")
             || path.starts_with("/api/v1/namespaces/") && path.contains("/events")
         {
@@ -619,6 +632,25 @@ impl Harness {
         .iter()
         .map(|op| self.calls(op))
         .sum()
+    }
+
+    /// What the controller's metadata watch shows of the current object.
+    pub fn watched(&self) -> Arc<esm_controller::controller::StoredMapping> {
+        let obj = self.object().expect("object exists");
+        Arc::new(esm_controller::controller::StoredMapping::of(&obj.metadata))
+    }
+
+    /// One reconcile as the controller runs it on a watch event or a trigger: from what the
+    /// watch shows, getting the object itself as it does.
+    pub async fn reconcile_watched(
+        &self,
+    ) -> Result<kube::runtime::controller::Action, esm_controller::controller::Error> {
+        esm_controller::controller::reconcile_stored(self.watched(), self.ctx.clone()).await
+    }
+
+    /// The API server requests made since the last call.
+    pub fn take_requests(&self) -> Vec<String> {
+        std::mem::take(&mut self.kube.state.lock().unwrap().requests)
     }
 
     /// One reconcile of the current object, as kube-runtime would run it.

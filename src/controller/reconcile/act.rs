@@ -90,6 +90,9 @@ impl<C: Connect> Pass<'_, C> {
         // With the marker, the account and region the Create goes to: the lookup after a crash
         // must search there even if the default region or binding changes before it runs.
         self.report.record_lane(&target.lane.key);
+        // And the verdict (Reconciling): this write is the resource's first status as a rule,
+        // and a status without conditions reads as done to kstatus.
+        self.report.verdict(verdict);
         self.report.write(self.api).await?;
         let mapping = match target.lane.lambda.create_mapping(request).await {
             Ok(mapping) => mapping,
@@ -124,10 +127,14 @@ impl<C: Connect> Pass<'_, C> {
         self.report.verdict(verdict);
         self.report.write(self.api).await?;
         memory.mapping_created(self.key);
-        let reason = if recreate { "Recreated" } else { "Created" };
-        let note = format!("created mapping {} in {region}", mapping.uuid);
-        self.publish(EventType::Normal, reason, "Create", note)
-            .await;
+        // A first create is in status (the UUID, Ready when Lambda has enabled it) and costs no
+        // Event: that would be one more API server request per resource, saying what status
+        // says. A mapping created again after someone deleted it is news.
+        if recreate {
+            let note = format!("created mapping {} in {region}", mapping.uuid);
+            self.publish(EventType::Normal, "Recreated", "Create", note)
+                .await;
+        }
         let requeue = self.backoff(Track::Busy);
         self.finish(verdict, requeue).await
     }

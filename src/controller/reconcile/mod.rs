@@ -15,6 +15,7 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, Event as Finalize};
@@ -27,9 +28,10 @@ use crate::api::{EventSourceMapping, FINALIZER};
 use crate::lambda::Connect;
 use crate::plan::{self, Verdict};
 
-/// The controller's entry point: reads the resource (the watch keeps only its name) and
-/// reconciles it. The read is a quorum read, so a reconcile never starts from a copy older than
-/// the status its previous run wrote.
+/// The controller's entry point: gets the resource (the watch keeps only its name) and
+/// reconciles it. The copy is always current as of this process's last write or read of the
+/// resource, never older than the status its previous run wrote: see [`super::stored`] for the
+/// three ways it is got, of which only the last costs a request of its own.
 pub async fn reconcile_stored<C: Connect>(
     stored: Arc<StoredMapping>,
     ctx: Arc<Context<C>>,
@@ -42,8 +44,23 @@ pub async fn reconcile_stored<C: Connect>(
             "EventSourceMapping without a namespace",
         ))?;
     let name = stored.metadata.name.as_deref().unwrap_or_default();
+    let key = ObjectKey::new(namespace, name);
+    if let Some(copy) = ctx.memory.copy(key, stored.print) {
+        return reconcile(copy, ctx).await;
+    }
     let api: Api<EventSourceMapping> = Api::namespaced(ctx.client.clone(), namespace);
-    match api.get_opt(name).await? {
+    let found = if stored.bare {
+        match add_finalizer(&api, name).await {
+            Ok(esm) => Some(esm),
+            // Someone else's finalizer, or ours, came first: read it as it is.
+            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 409 => api.get_opt(name).await?,
+            Err(kube::Error::Api(e)) if e.code == 404 => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        api.get_opt(name).await?
+    };
+    match found {
         Some(esm) => reconcile(Arc::new(esm), ctx).await,
         // Deleted since the event. Its finalizer normally ran first; if someone removed the
         // finalizer by hand, the mapping stays in Lambda, and its changes must no longer trigger
@@ -51,10 +68,29 @@ pub async fn reconcile_stored<C: Connect>(
         // metrics, the mappings gauge).
         None => {
             ctx.lanes.forget_owner(namespace, name);
-            ctx.forget_object(ObjectKey::new(namespace, name));
+            ctx.forget_object(key);
             Ok(Requeue::await_change())
         }
     }
+}
+
+/// Adds our finalizer to a resource that has none, and returns it as it is afterwards. The patch
+/// checks that there is still no finalizer (the API server refuses it otherwise, 422), so it
+/// changes nothing the watch has not shown; and it is refused on a resource being deleted (no
+/// finalizer may be added then). The finalizer is there before any mapping can exist: nothing
+/// is created for a resource without it.
+async fn add_finalizer(
+    api: &Api<EventSourceMapping>,
+    name: &str,
+) -> Result<EventSourceMapping, kube::Error> {
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "test", "path": "/metadata/deletionTimestamp", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
+    ]))
+    .expect("a valid JSON patch");
+    api.patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
 }
 
 pub async fn reconcile<C: Connect>(
@@ -80,29 +116,44 @@ pub async fn reconcile<C: Connect>(
     // bindings do not grant the account it asks for gets no lane, so no STS or Lambda call.
     let account = ctx.accounts.resolve(&esm);
     let outcome = Mutex::new(None);
+    // The resource as the API server last returned it during this reconcile (a status write).
+    let latest = Mutex::new(None);
     // The steps are boxed: their state machines nested inside kube's finalizer and the
     // controller's own go past the compiler's layout depth otherwise (one allocation a pass).
-    let result = finalizer::finalizer(&api, FINALIZER, esm, |event| async {
+    let result = finalizer::finalizer(&api, FINALIZER, esm.clone(), |event| async {
         match event {
             Finalize::Apply(esm) => {
-                let pass = Pass::new(&esm, &api, &ctx, key, &outcome);
+                let pass = Pass::new(&esm, &api, &ctx, key, &outcome, &latest);
                 Box::pin(pass.apply(&region, &account)).await
             }
             Finalize::Cleanup(esm) => {
-                let pass = Pass::new(&esm, &api, &ctx, key, &outcome);
+                let pass = Pass::new(&esm, &api, &ctx, key, &outcome, &latest);
                 Box::pin(pass.cleanup(&region, &account)).await
             }
         }
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
+    let outcome = *lock(&outcome);
     match &result {
         Ok(_) => {
             ctx.memory.reset(key, Track::Error);
             ctx.memory.reset(key, Track::Throttle);
-            timer.finish(lock(&outcome).unwrap_or("ok"));
+            timer.finish(outcome.unwrap_or("ok"));
         }
         Err(e) => timer.finish(e.category()),
+    }
+    // A resource still in progress is reconciled again soon (a requeue, the sweep that sees
+    // Lambda's next state, or the watch event of our own finalizer): keep it as it is now for
+    // that reconcile. After an error, or once Ready or Stalled, the next reconcile reads it.
+    let in_progress = result.is_ok()
+        && esm.metadata.deletion_timestamp.is_none()
+        && esm.finalizers().iter().any(|f| f == FINALIZER)
+        && matches!(outcome, None | Some("progressing"));
+    match lock(&latest).take() {
+        Some(written) if in_progress => ctx.memory.keep_copy(key, written),
+        None if in_progress => ctx.memory.keep_copy(key, Arc::unwrap_or_clone(esm)),
+        _ => ctx.memory.drop_copy(key),
     }
     result
 }
@@ -139,13 +190,14 @@ impl<'a, C: Connect> Pass<'a, C> {
         ctx: &'a Context<C>,
         key: ObjectKey,
         outcome: &'a Mutex<Option<&'static str>>,
+        latest: &'a Mutex<Option<EventSourceMapping>>,
     ) -> Self {
         Self {
             esm,
             api,
             ctx,
             key,
-            report: Report::new(esm),
+            report: Report::new(esm, latest),
             outcome,
         }
     }
