@@ -130,6 +130,28 @@ pub(crate) struct Desired {
     /// User tags plus the ownership tags.
     pub tags: BTreeMap<String, String>,
     pub owner: Owner,
+    /// How far the controller may act (spec.managementPolicy, spec.ignoreDrift).
+    pub policy: Policy,
+}
+
+/// What the controller may do about a difference between the spec and Lambda.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// spec.managementPolicy: Observe: never write to Lambda.
+    pub observe: bool,
+    /// spec.ignoreDrift: out-of-band changes of these fields are reported, not reverted.
+    pub ignored: BTreeSet<Field>,
+    /// The spec generation this pass works for, and the one status last reported on: a
+    /// difference found while they are equal is drift (Lambda changed), not a spec change.
+    pub generation: Option<i64>,
+    pub observed_generation: Option<i64>,
+}
+
+impl Policy {
+    /// Whether the spec is unchanged since the controller last reported on it.
+    pub(crate) fn spec_unchanged(&self) -> bool {
+        self.generation.is_some() && self.generation == self.observed_generation
+    }
 }
 
 impl Desired {
@@ -159,6 +181,20 @@ impl Desired {
             .collect();
         let mut tags = spec.tags.clone().unwrap_or_default();
         tags.extend(owner.tags());
+        let policy = Policy {
+            observe: spec.management_policy == api::ManagementPolicy::Observe,
+            ignored: spec
+                .ignore_drift
+                .iter()
+                .filter_map(|name| {
+                    // scalingConfig's one member stands for scalingConfig.
+                    let name = name.strip_suffix(".maximumConcurrency").unwrap_or(name);
+                    Field::ALL.into_iter().find(|f| f.spec_name() == name)
+                })
+                .collect(),
+            generation: None,
+            observed_generation: None,
+        };
         Ok(Self {
             region: region.to_string(),
             source: SourceKind::of(spec),
@@ -166,6 +202,7 @@ impl Desired {
             set,
             tags,
             owner,
+            policy,
         })
     }
 

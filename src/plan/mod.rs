@@ -64,11 +64,23 @@ pub(crate) enum Action {
 pub(crate) struct Plan {
     pub action: Action,
     pub verdict: Verdict,
+    /// Fields whose value in Lambda differs from the spec although the spec did not change
+    /// (an out-of-band change), for status.drift, its Event and its metric. Under full
+    /// management the action fixes them, except those in spec.ignoreDrift.
+    pub drift: Vec<Field>,
+    /// The baselines of the spec.ignoreDrift fields (spec name → digest of the spec value), to
+    /// record once the action succeeded; `None` keeps the recorded ones.
+    pub ignored_digests: Option<BTreeMap<String, String>>,
 }
 
 impl Plan {
     fn new(action: Action, verdict: Verdict) -> Self {
-        Self { action, verdict }
+        Self {
+            action,
+            verdict,
+            drift: Vec::new(),
+            ignored_digests: None,
+        }
     }
 }
 
@@ -82,6 +94,9 @@ pub(crate) fn plan(
     observed: &Observed,
 ) -> Plan {
     let (mapping, tags) = match observed {
+        Observed::Nothing | Observed::Gone { .. } if desired.policy.observe => {
+            return Plan::new(Action::None, nothing_to_observe(observed));
+        }
         Observed::Nothing => {
             return create(
                 desired,
@@ -107,27 +122,162 @@ pub(crate) fn plan(
         );
         return Plan::new(Action::None, Verdict::progressing("Waiting", message));
     }
-    if let Some(update) = update(desired, status, mapping) {
-        return update;
+    let update = update(desired, status, mapping);
+    let drift = update.as_ref().map(|u| u.drift.clone()).unwrap_or_default();
+    let ignored_digests = Some(ignored_digests(desired, status, &drift));
+    let mut next = if desired.policy.observe {
+        Plan::new(Action::None, observing(mapping, &drift))
+    } else if let Some(update) = update.filter(|u| u.action != Action::None) {
+        update
+    } else if let Some(retag) = retag(desired, mapping, tags.as_ref()) {
+        retag
+    } else if !drift.is_empty() {
+        Plan::new(Action::None, held_back(mapping, &drift))
+    } else {
+        Plan::new(
+            Action::None,
+            standing(mapping, want_enabled(desired, status)),
+        )
+    };
+    next.drift = drift;
+    if !desired.policy.observe {
+        next.ignored_digests = ignored_digests;
     }
-    if let Some(retag) = retag(desired, mapping, tags.as_ref()) {
-        return retag;
-    }
-    Plan::new(
-        Action::None,
-        standing(mapping, want_enabled(desired, status)),
+    next
+}
+
+/// Observe mode found no mapping: it creates none.
+fn nothing_to_observe(observed: &Observed) -> Verdict {
+    let message = match observed {
+        Observed::Gone { uuid } => format!(
+            "mapping {uuid} was deleted outside the controller; managementPolicy is Observe, so it is not created again"
+        ),
+        _ => "no mapping to observe: none has this event source and function (and topic), and the adopt-uuid annotation names none; managementPolicy is Observe, so none is created".to_string(),
+    };
+    Verdict::stalled("NothingToObserve", message)
+}
+
+/// How an observed mapping stands: Ready once it is found and settled, whatever it holds; the
+/// differences are reported, never fixed.
+fn observing(mapping: &ObservedMapping, drift: &[Field]) -> Verdict {
+    let state = mapping.state();
+    let differs = if drift.is_empty() {
+        "it matches the spec".to_string()
+    } else {
+        let names: Vec<&str> = drift.iter().map(|f| f.spec_name()).collect();
+        format!("it differs from the spec in {}", names.join(", "))
+    };
+    Verdict::ready(
+        "Observed",
+        format!(
+            "observing mapping {} ({}); managementPolicy is Observe, so nothing is written to Lambda; {differs}",
+            mapping.uuid,
+            state.as_str()
+        ),
     )
+}
+
+/// The baseline of every spec.ignoreDrift field once this pass is done: the spec's value, unless
+/// the field drifted out of band and is being left as Lambda has it (then the recorded baseline
+/// stays, so that it is still recognised as drift and not as a spec change).
+fn ignored_digests(
+    desired: &Desired,
+    status: &EventSourceMappingStatus,
+    drift: &[Field],
+) -> BTreeMap<String, String> {
+    desired
+        .policy
+        .ignored
+        .iter()
+        .map(|field| {
+            let name = field.spec_name().to_string();
+            let digest = match status.ignored_field_digests.get(&name) {
+                Some(recorded) if drift.contains(field) => recorded.clone(),
+                _ => field_digest(*field, desired),
+            };
+            (name, digest)
+        })
+        .collect()
+}
+
+/// A digest of the spec's value of one field, stable across releases.
+fn field_digest(field: Field, desired: &Desired) -> String {
+    let mut one = MappingFields::default();
+    if field == Field::Enabled {
+        one.enabled = desired.enabled();
+    } else {
+        field.put(&desired.fields, &mut one);
+    }
+    let text = serde_json::to_string(&one).unwrap_or_default();
+    // FNV-1a, like the tags digest.
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
 }
 
 /// The Update that brings an existing mapping to the spec, whatever state Lambda shows it in
 /// now; `None` when it matches. [`plan`] sends it once the mapping is settled; `diff` shows it.
+///
+/// Under spec.managementPolicy Observe nothing is sent, and every difference is drift. A
+/// field in spec.ignoreDrift is sent only when its spec value changed since it was last
+/// applied (its recorded baseline); otherwise its difference is drift, reported and left. The
+/// plan's action is `None` when every difference is held back.
 pub(crate) fn update(
     desired: &Desired,
     status: &EventSourceMappingStatus,
     mapping: &ObservedMapping,
 ) -> Option<Plan> {
     let want_enabled = want_enabled(desired, status);
-    drift(desired, &applied(status), mapping, want_enabled)
+    let policy = &desired.policy;
+    let spec_changed = |field: Field| {
+        if policy.ignored.contains(&field) {
+            // No baseline yet (the field was just listed, or the mapping adopted): what Lambda
+            // holds is taken as it is.
+            status
+                .ignored_field_digests
+                .get(field.spec_name())
+                .is_some_and(|recorded| *recorded != field_digest(field, desired))
+        } else {
+            !policy.spec_unchanged()
+        }
+    };
+    let held = |field: Field| {
+        policy.observe || (policy.ignored.contains(&field) && !spec_changed(field))
+    };
+    let (plan, kept) = drift(desired, &applied(status), mapping, want_enabled, &held);
+    let mut drifted = kept;
+    if let Some(Plan {
+        action: Action::Update { fields, .. },
+        ..
+    }) = &plan
+    {
+        drifted.extend(fields.iter().copied().filter(|f| !spec_changed(*f)));
+    }
+    drifted.sort();
+    let mut plan = match plan {
+        Some(plan) => plan,
+        None if drifted.is_empty() => return None,
+        None => Plan::new(Action::None, held_back(mapping, &drifted)),
+    };
+    plan.drift = drifted;
+    Some(plan)
+}
+
+/// Every difference is held back (spec.ignoreDrift): the mapping is as Lambda has it, on
+/// purpose.
+fn held_back(mapping: &ObservedMapping, drift: &[Field]) -> Verdict {
+    let names: Vec<&str> = drift.iter().map(|f| f.spec_name()).collect();
+    Verdict::ready(
+        "DriftIgnored",
+        format!(
+            "the mapping is {}; it differs from the spec in {}, which spec.ignoreDrift leaves as changed outside the controller",
+            mapping.state().as_str(),
+            names.join(", ")
+        ),
+    )
 }
 
 /// The fields the controller last applied, as status records them.
@@ -154,16 +304,26 @@ fn create(desired: &Desired, verdict: Verdict) -> Plan {
 
 /// One Update for every field that differs from the spec, every field the spec no longer sets
 /// (cleared with Lambda's explicit clear value), and the enabled state; `None` when in sync.
+///
+/// Fields `held` says to leave alone are not sent but returned as kept; the plan is `None`
+/// when nothing is to be sent.
 fn drift(
     desired: &Desired,
     applied: &BTreeSet<Field>,
     mapping: &ObservedMapping,
     want_enabled: Option<bool>,
-) -> Option<Plan> {
+    held: &dyn Fn(Field) -> bool,
+) -> (Option<Plan>, Vec<Field>) {
     let mut patch = MappingFields::default();
     let mut fields = Vec::new();
+    let mut kept = Vec::new();
     for field in desired.set.iter().copied().filter(|f| *f != Field::Enabled) {
-        if field.differs(&desired.fields, mapping) {
+        if !field.differs(&desired.fields, mapping) {
+            continue;
+        }
+        if held(field) {
+            kept.push(field);
+        } else {
             field.put(&desired.fields, &mut patch);
             fields.push(field);
         }
@@ -173,25 +333,33 @@ fn drift(
         .copied()
         .filter(|f| *f != Field::Enabled)
     {
-        if field.clear(desired.source, mapping, &mut patch) {
+        if !field.clear(desired.source, mapping, &mut MappingFields::default()) {
+            continue;
+        }
+        if held(field) {
+            kept.push(field);
+        } else {
+            field.clear(desired.source, mapping, &mut patch);
             fields.push(field);
         }
     }
+    let toggle = match (want_enabled, mapping.state()) {
+        (Some(true), MappingState::Disabled) => Some(true),
+        (Some(false), MappingState::Enabled) => Some(false),
+        _ => None,
+    };
     let mut reenable = false;
-    match (want_enabled, mapping.state()) {
-        (Some(true), MappingState::Disabled) => {
-            patch.enabled = Some(true);
+    if let Some(enable) = toggle {
+        if held(Field::Enabled) {
+            kept.push(Field::Enabled);
+        } else {
+            patch.enabled = Some(enable);
             fields.push(Field::Enabled);
-            reenable = is_lambda_initiated(mapping);
+            reenable = enable && is_lambda_initiated(mapping);
         }
-        (Some(false), MappingState::Enabled) => {
-            patch.enabled = Some(false);
-            fields.push(Field::Enabled);
-        }
-        _ => {}
     }
     if fields.is_empty() {
-        return None;
+        return (None, kept);
     }
     let message = if reenable {
         format!(
@@ -212,7 +380,8 @@ fn drift(
         fields,
         reenable,
     };
-    Some(Plan::new(action, Verdict::progressing("Updating", message)))
+    let plan = Plan::new(action, Verdict::progressing("Updating", message));
+    (Some(plan), kept)
 }
 
 /// The tag changes, when the tags were read and differ from the spec.

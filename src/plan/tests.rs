@@ -1204,3 +1204,156 @@ fn tags_digest_changes_with_any_tag() {
         .tags_digest()
     );
 }
+
+// ---------------------------------------------------------------- management policies (#13)
+
+/// A desired state for a spec whose generation is `generation` and whose status last reported
+/// on `observed`.
+fn desired_at(spec: &EventSourceMappingSpec, generation: i64, observed: i64) -> Desired {
+    let mut d = desired(spec);
+    d.policy.generation = Some(generation);
+    d.policy.observed_generation = Some(observed);
+    d
+}
+
+fn recorded(digests: &[(&str, String)]) -> EventSourceMappingStatus {
+    EventSourceMappingStatus {
+        ignored_field_digests: digests
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        ..status_with_applied(&["BatchSize"])
+    }
+}
+
+#[test]
+fn observe_never_writes_and_reports_every_difference_as_drift() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 5, "managementPolicy": "Observe"}),
+    );
+    for nothing in [Observed::Nothing, Observed::Gone { uuid: UUID.into() }] {
+        let p = plan(&desired_at(&s, 2, 1), &status_with_applied(&[]), &nothing);
+        assert_eq!(p.action, Action::None, "observe creates nothing");
+        assert_eq!(p.verdict.reason(), "NothingToObserve");
+    }
+    let live = found(sqs_observed(json!({"BatchSize": 7, "State": "Disabled"})));
+    // Even a spec change is not sent: the difference is drift either way.
+    for (generation, observed) in [(2, 2), (3, 2)] {
+        let p = plan(&desired_at(&s, generation, observed), &status_with_applied(&[]), &live);
+        assert_eq!(p.action, Action::None);
+        assert!(p.verdict.is_ready(), "{:?}", p.verdict);
+        assert_eq!(p.verdict.reason(), "Observed");
+        assert_eq!(p.drift, vec![Field::BatchSize]);
+        assert!(p.verdict.message().contains("batchSize"), "{}", p.verdict.message());
+        assert_eq!(p.ignored_digests, None);
+    }
+}
+
+#[test]
+fn full_management_fixes_drift_and_tells_drift_from_a_spec_change() {
+    let s = spec(json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 5}));
+    let live = found(sqs_observed(json!({"BatchSize": 7})));
+    let status = status_with_applied(&["BatchSize"]);
+    // Spec unchanged since the last report: Lambda changed, that is drift, and it is fixed.
+    let p = plan(&desired_at(&s, 4, 4), &status, &live);
+    assert_eq!(update_body(&p), json!({"BatchSize": 5}));
+    assert_eq!(p.drift, vec![Field::BatchSize]);
+    // A new generation: the difference is the user's change, not drift.
+    let p = plan(&desired_at(&s, 5, 4), &status, &live);
+    assert_eq!(update_body(&p), json!({"BatchSize": 5}));
+    assert!(p.drift.is_empty());
+}
+
+#[test]
+fn an_ignored_field_changed_out_of_band_is_reported_and_left() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 5, "maximumBatchingWindowInSeconds": 2, "ignoreDrift": ["batchSize"]}),
+    );
+    let d = desired_at(&s, 3, 3);
+    let baseline = field_digest(Field::BatchSize, &d);
+    let status = recorded(&[("batchSize", baseline.clone())]);
+    let live = found(sqs_observed(
+        json!({"BatchSize": 7, "MaximumBatchingWindowInSeconds": 2}),
+    ));
+    let p = plan(&d, &status, &live);
+    assert_eq!(p.action, Action::None, "{p:?}");
+    assert_eq!(p.verdict.reason(), "DriftIgnored");
+    assert!(p.verdict.is_ready());
+    assert_eq!(p.drift, vec![Field::BatchSize]);
+    assert_eq!(
+        p.ignored_digests,
+        Some(BTreeMap::from([("batchSize".to_string(), baseline)]))
+    );
+    // Another field drifting too is still fixed, alone.
+    let live = found(sqs_observed(
+        json!({"BatchSize": 7, "MaximumBatchingWindowInSeconds": 9}),
+    ));
+    let p = plan(&d, &status, &live);
+    assert_eq!(update_body(&p), json!({"MaximumBatchingWindowInSeconds": 2}));
+    assert_eq!(
+        p.drift,
+        vec![Field::BatchSize, Field::MaximumBatchingWindowInSeconds]
+    );
+}
+
+#[test]
+fn a_spec_change_of_an_ignored_field_is_applied_and_becomes_the_baseline() {
+    let old = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 5, "ignoreDrift": ["batchSize"]}),
+    );
+    let new = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 10, "ignoreDrift": ["batchSize"]}),
+    );
+    let status = recorded(&[(
+        "batchSize",
+        field_digest(Field::BatchSize, &desired(&old)),
+    )]);
+    let d = desired_at(&new, 4, 3);
+    let p = plan(&d, &status, &found(sqs_observed(json!({"BatchSize": 7}))));
+    assert_eq!(update_body(&p), json!({"BatchSize": 10}));
+    assert!(p.drift.is_empty(), "a spec change is not drift");
+    assert_eq!(
+        p.ignored_digests.unwrap()["batchSize"],
+        field_digest(Field::BatchSize, &d)
+    );
+}
+
+#[test]
+fn an_ignored_field_without_a_baseline_is_taken_as_lambda_has_it() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 5, "ignoreDrift": ["scalingConfig.maximumConcurrency", "batchSize"]}),
+    );
+    let d = desired_at(&s, 1, 1);
+    assert_eq!(
+        d.policy.ignored,
+        BTreeSet::from([Field::BatchSize, Field::ScalingConfig])
+    );
+    let p = plan(
+        &d,
+        &status_with_applied(&["BatchSize"]),
+        &found(sqs_observed(json!({"BatchSize": 7}))),
+    );
+    assert_eq!(p.action, Action::None);
+    assert_eq!(p.drift, vec![Field::BatchSize]);
+}
+
+#[test]
+fn on_call_disabling_a_mapping_whose_enabled_is_ignored_is_left_disabled() {
+    let s = spec(
+        json!({"eventSourceARN": SQS, "functionName": "handler", "enabled": true, "ignoreDrift": ["enabled"]}),
+    );
+    let d = desired_at(&s, 2, 2);
+    let status = recorded(&[("enabled", field_digest(Field::Enabled, &d))]);
+    let live = found(sqs_observed(
+        json!({"State": "Disabled", "StateTransitionReason": "USER_INITIATED"}),
+    ));
+    let p = plan(&d, &status, &live);
+    assert_eq!(p.action, Action::None, "{p:?}");
+    assert_eq!(p.drift, vec![Field::Enabled]);
+    assert_eq!(p.verdict.reason(), "DriftIgnored");
+    // Without the ignore, the same disable is drift that is fixed.
+    let s = spec(json!({"eventSourceARN": SQS, "functionName": "handler", "enabled": true}));
+    let p = plan(&desired_at(&s, 2, 2), &status, &live);
+    assert_eq!(update_body(&p), json!({"Enabled": true}));
+    assert_eq!(p.drift, vec![Field::Enabled]);
+}
