@@ -24,6 +24,10 @@ pub const FIELD_MANAGER: &str = "esm-controller";
 /// Annotation by which a user allows the controller to take over an existing mapping that it did
 /// not create, naming that mapping's UUID.
 pub const ADOPT_ANNOTATION: &str = "lambda.esm-controller.dev/adopt-uuid";
+/// Annotation (`"true"`) by which a user lets the controller take over the one existing mapping
+/// of the same event source and function (and topic), without naming its UUID; none is
+/// created while several match. ACK's adopt-or-create.
+pub const ADOPT_EXISTING_ANNOTATION: &str = "lambda.esm-controller.dev/adopt-existing";
 
 /// Tag keys the controller puts on every mapping it creates, so that it can find its own mapping
 /// again after a crash without a duplicate create. Never shown as drift, never removed.

@@ -73,6 +73,10 @@ pub struct EventSourceMappingStatus {
     /// for fields in spec.ignoreDrift, it stays listed until it goes away.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
+    /// A digest of the spec (spec.suspend aside) that the Ready condition was last reached
+    /// for: a resource suspended right after it was Ready stays Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_spec_digest: Option<String>,
     /// For each field in spec.ignoreDrift, a digest of the spec value last applied (or found in
     /// place): a spec change of an ignored field is applied, an out-of-band one is not.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use super::cache::{Cached, MappingCache};
-use crate::api::{ADOPT_ANNOTATION, EventSourceMapping, EventSourceMappingStatus};
+use crate::api::{
+    ADOPT_ANNOTATION, ADOPT_EXISTING_ANNOTATION, EventSourceMapping, EventSourceMappingStatus,
+    ManagementPolicy,
+};
 use crate::lambda::{ErrorKind, LambdaError, LambdaPort, ListFilter, ObservedMapping, list_all};
 use crate::plan::{Observed, Owner, Ownership, ownership};
 
@@ -21,6 +24,25 @@ pub enum Discovery {
     /// Someone else's mapping, taken over by the adopt annotation or from an earlier
     /// incarnation of this resource.
     Adopted,
+    /// The one mapping of this source and function (and topic), found without a UUID: under
+    /// managementPolicy Observe, or with the adopt-existing annotation.
+    Matched,
+    /// Several mappings match, so none is taken (their UUIDs).
+    Ambiguous(Vec<String>),
+    /// The one match carries another resource's ownership tags (its UUID and owner).
+    OwnedElsewhere { uuid: String, owner: String },
+}
+
+/// Whether a resource with nothing recorded looks for an existing mapping without a UUID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FindExisting {
+    /// No: it creates its own (the default).
+    No,
+    /// The adopt-existing annotation: take the one match if no other resource owns it, else
+    /// create.
+    Adopt,
+    /// managementPolicy Observe: report the one match, whoever owns it; never create.
+    Observe,
 }
 
 pub struct Observation {
@@ -31,6 +53,7 @@ pub struct Observation {
 /// Where to look, derived from the spec without validating it (deletion must work even with a
 /// spec that no longer validates).
 pub struct Lookup<'a> {
+    pub find_existing: FindExisting,
     pub event_source_arn: Option<&'a str>,
     pub function_name: &'a str,
     pub topics: Option<&'a [String]>,
@@ -39,7 +62,19 @@ pub struct Lookup<'a> {
 
 impl<'a> Lookup<'a> {
     pub fn new(esm: &'a EventSourceMapping, owner: &'a Owner) -> Self {
+        let find_existing = if esm.spec.management_policy == ManagementPolicy::Observe {
+            FindExisting::Observe
+        } else if esm
+            .annotations()
+            .get(ADOPT_EXISTING_ANNOTATION)
+            .is_some_and(|v| v == "true")
+        {
+            FindExisting::Adopt
+        } else {
+            FindExisting::No
+        };
         Self {
+            find_existing,
             event_source_arn: esm.spec.event_source_arn.as_deref(),
             function_name: &esm.spec.function_name,
             topics: esm.spec.topics.as_deref(),
@@ -127,6 +162,11 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
                 observed: with_tags(lambda, mapping, true).await?,
                 discovery: Discovery::Adopted,
             }));
+        }
+        if lookup.find_existing != FindExisting::No
+            && let Some(observation) = find_existing(lambda, lookup).await?
+        {
+            return Ok(Some(observation));
         }
         if status.create_requested_at.is_some()
             && let Some((mapping, tags)) = find_own(lambda, lookup).await?
@@ -251,6 +291,47 @@ async fn with_tags<L: LambdaPort>(
         _ => None,
     };
     Ok(Observed::Found { mapping, tags })
+}
+
+/// The one mapping of the lookup's source and function (and topic), found without its UUID;
+/// `None` when there is none (a create follows, unless observing). Our own mapping (a crash
+/// between Create and recording it) counts as a match too.
+async fn find_existing<L: LambdaPort>(
+    lambda: &L,
+    lookup: &Lookup<'_>,
+) -> Result<Option<Observation>, LambdaError> {
+    let mut found = candidates(lambda, lookup).await?;
+    let nothing = |discovery| Observation {
+        observed: Observed::Nothing,
+        discovery,
+    };
+    if found.len() > 1 {
+        let uuids = found.into_iter().map(|(m, _)| m.uuid).collect();
+        return Ok(Some(nothing(Discovery::Ambiguous(uuids))));
+    }
+    let Some((mapping, tags)) = found.pop() else {
+        return Ok(None);
+    };
+    let other_owner = tags
+        .get(crate::api::tags::OWNER_UID)
+        .filter(|_| ownership(lookup.owner, &mapping.uuid, &tags, None) == Ownership::Foreign);
+    if lookup.find_existing == FindExisting::Adopt && other_owner.is_some() {
+        let owner = tags
+            .get(crate::api::tags::OWNER)
+            .cloned()
+            .unwrap_or_else(|| "another resource".into());
+        return Ok(Some(nothing(Discovery::OwnedElsewhere {
+            uuid: mapping.uuid,
+            owner,
+        })));
+    }
+    Ok(Some(Observation {
+        observed: Observed::Found {
+            mapping,
+            tags: Some(tags),
+        },
+        discovery: Discovery::Matched,
+    }))
 }
 
 /// Lists the mappings of this source and function and returns the one tagged as ours.

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -18,6 +18,20 @@ fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':')
         .nth(4)
         .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A digest of the spec with spec.suspend left out (FNV-1a of its JSON: stable across
+/// releases that do not change the spec's shape).
+fn spec_digest(esm: &EventSourceMapping) -> String {
+    let mut spec = esm.spec.clone();
+    spec.suspend = false;
+    let text = serde_json::to_string(&spec).unwrap_or_default();
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
 }
 
 /// The status being built during one reconcile, compared with what was there before.
@@ -101,6 +115,7 @@ impl<'a> Report<'a> {
     }
 
     pub(crate) fn verdict(&mut self, verdict: &Verdict) {
+        self.status.ready_spec_digest = verdict.is_ready().then(|| spec_digest(self.esm));
         let now = Time(jiff::Timestamp::now());
         self.status.observed_generation = self.esm.metadata.generation;
         self.status.conditions = verdict::conditions(
@@ -109,6 +124,50 @@ impl<'a> Report<'a> {
             &self.before.conditions,
             &now,
         );
+    }
+
+    /// The status of a suspended resource: as last seen, for the current generation, with a
+    /// Suspended condition. Ready=True stays only if it was reached for this generation;
+    /// otherwise the resource is Stalled (reason Suspended), so that kstatus and Argo CD do not
+    /// wait for progress that cannot come. Reconciling goes: nothing is being reconciled.
+    pub(crate) fn suspended(&mut self) {
+        let now = Time(jiff::Timestamp::now());
+        let generation = self.esm.metadata.generation;
+        let before = &self.before;
+        let ready_now = before.ready_spec_digest.as_deref() == Some(&spec_digest(self.esm))
+            && before
+                .condition(verdict::READY)
+                .is_some_and(|c| c.status == "True");
+        let message = "spec.suspend is true: the controller makes no Lambda call for this resource; status shows the mapping as last seen".to_string();
+        let mut conditions: Vec<Condition> = if ready_now {
+            before
+                .conditions
+                .iter()
+                .filter(|c| c.type_ == verdict::READY)
+                .cloned()
+                .collect()
+        } else {
+            verdict::conditions(
+                &Verdict::stalled("Suspended", message.clone()),
+                generation,
+                &before.conditions,
+                &now,
+            )
+        };
+        let transition = before
+            .condition("Suspended")
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(now);
+        conditions.push(Condition {
+            type_: "Suspended".into(),
+            status: "True".into(),
+            reason: "Suspended".into(),
+            message,
+            observed_generation: generation,
+            last_transition_time: transition,
+        });
+        self.status.conditions = conditions;
+        self.status.observed_generation = generation;
     }
 
     /// The Ready reason before this reconcile, to publish events and log on transitions only.

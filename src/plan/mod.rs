@@ -244,9 +244,8 @@ pub(crate) fn update(
             !policy.spec_unchanged()
         }
     };
-    let held = |field: Field| {
-        policy.observe || (policy.ignored.contains(&field) && !spec_changed(field))
-    };
+    let held =
+        |field: Field| policy.observe || (policy.ignored.contains(&field) && !spec_changed(field));
     let (plan, kept) = drift(desired, &applied(status), mapping, want_enabled, &held);
     let mut drifted = kept;
     if let Some(Plan {

@@ -1239,12 +1239,20 @@ fn observe_never_writes_and_reports_every_difference_as_drift() {
     let live = found(sqs_observed(json!({"BatchSize": 7, "State": "Disabled"})));
     // Even a spec change is not sent: the difference is drift either way.
     for (generation, observed) in [(2, 2), (3, 2)] {
-        let p = plan(&desired_at(&s, generation, observed), &status_with_applied(&[]), &live);
+        let p = plan(
+            &desired_at(&s, generation, observed),
+            &status_with_applied(&[]),
+            &live,
+        );
         assert_eq!(p.action, Action::None);
         assert!(p.verdict.is_ready(), "{:?}", p.verdict);
         assert_eq!(p.verdict.reason(), "Observed");
         assert_eq!(p.drift, vec![Field::BatchSize]);
-        assert!(p.verdict.message().contains("batchSize"), "{}", p.verdict.message());
+        assert!(
+            p.verdict.message().contains("batchSize"),
+            "{}",
+            p.verdict.message()
+        );
         assert_eq!(p.ignored_digests, None);
     }
 }
@@ -1289,7 +1297,10 @@ fn an_ignored_field_changed_out_of_band_is_reported_and_left() {
         json!({"BatchSize": 7, "MaximumBatchingWindowInSeconds": 9}),
     ));
     let p = plan(&d, &status, &live);
-    assert_eq!(update_body(&p), json!({"MaximumBatchingWindowInSeconds": 2}));
+    assert_eq!(
+        update_body(&p),
+        json!({"MaximumBatchingWindowInSeconds": 2})
+    );
     assert_eq!(
         p.drift,
         vec![Field::BatchSize, Field::MaximumBatchingWindowInSeconds]
@@ -1304,10 +1315,7 @@ fn a_spec_change_of_an_ignored_field_is_applied_and_becomes_the_baseline() {
     let new = spec(
         json!({"eventSourceARN": SQS, "functionName": "handler", "batchSize": 10, "ignoreDrift": ["batchSize"]}),
     );
-    let status = recorded(&[(
-        "batchSize",
-        field_digest(Field::BatchSize, &desired(&old)),
-    )]);
+    let status = recorded(&[("batchSize", field_digest(Field::BatchSize, &desired(&old)))]);
     let d = desired_at(&new, 4, 3);
     let p = plan(&d, &status, &found(sqs_observed(json!({"BatchSize": 7}))));
     assert_eq!(update_body(&p), json!({"BatchSize": 10}));

@@ -29,6 +29,12 @@ struct AwsLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FieldLabels {
+    /// A spec field name (one of the updatable fields: bounded).
+    field: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: String,
 }
@@ -45,6 +51,7 @@ pub struct Metrics {
     reconciles: Family<ResultLabels, Counter>,
     reconcile_duration: Histogram,
     aws_requests: Family<AwsLabels, Counter>,
+    drift: Family<FieldLabels, Counter>,
     mappings: Family<StateLabels, Gauge>,
     time_to_ready: Histogram,
     queue_depth: Gauge,
@@ -86,6 +93,12 @@ impl Metrics {
             "Lambda API calls by operation, outcome (ok, throttled, busy, conflict, not_found, invalid, access_denied, error), account (an ID, or own) and region",
             aws_requests.clone(),
         );
+        let drift = Family::<FieldLabels, Counter>::default();
+        registry.register(
+            "drift",
+            "Out-of-band changes found in Lambda, by spec field (each time a field starts to differ)",
+            drift.clone(),
+        );
         let mappings = Family::<StateLabels, Gauge>::default();
         registry.register(
             "mappings",
@@ -115,6 +128,7 @@ impl Metrics {
             reconciles,
             reconcile_duration,
             aws_requests,
+            drift,
             mappings,
             time_to_ready,
             queue_depth,
@@ -146,6 +160,15 @@ impl Metrics {
                 outcome: outcome.to_string(),
                 account: account.to_string(),
                 region: region.to_string(),
+            })
+            .inc();
+    }
+
+    /// A field of a mapping started to differ from its spec outside the controller.
+    pub(crate) fn drift_found(&self, field: &str) {
+        self.drift
+            .get_or_create(&FieldLabels {
+                field: field.to_string(),
             })
             .inc();
     }

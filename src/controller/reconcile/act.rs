@@ -23,8 +23,15 @@ impl<C: Connect> Pass<'_, C> {
         target: &Target<C::Port>,
         observation: &Observation,
     ) -> Result<Requeue, Error> {
+        self.report_drift(&plan.drift, &target.desired).await;
+        // The ignored fields' baselines move only with a write that succeeded (or none at all):
+        // a failed Update must not make its spec value look applied.
+        self.ignored_digests = plan.ignored_digests.clone();
         match plan.action {
-            Action::None => self.settled(plan.verdict, target).await,
+            Action::None => {
+                self.record_ignored_digests();
+                self.settled(plan.verdict, target).await
+            }
             Action::Create { ref request } => {
                 let recreate = matches!(observation.observed, Observed::Gone { .. });
                 self.create(request, &plan.verdict, target, recreate).await
@@ -54,6 +61,38 @@ impl<C: Connect> Pass<'_, C> {
         }
     }
 
+    fn record_ignored_digests(&mut self) {
+        if let Some(digests) = self.ignored_digests.take() {
+            self.report.status.ignored_field_digests = digests;
+        }
+    }
+
+    /// status.drift, and on each new set of drifted fields one Event and the drift metric.
+    async fn report_drift(&mut self, drift: &[Field], desired: &Desired) {
+        let now: Vec<String> = drift.iter().map(|f| f.spec_name().to_string()).collect();
+        let before = std::mem::replace(&mut self.report.status.drift, now.clone());
+        if now == before || now.is_empty() {
+            return;
+        }
+        for name in now.iter().filter(|name| !before.contains(name)) {
+            self.ctx.metrics().drift_found(name);
+        }
+        let policy = &desired.policy;
+        let fate = if policy.observe {
+            "reported only: managementPolicy is Observe"
+        } else if drift.iter().all(|f| policy.ignored.contains(f)) {
+            "left as it is: spec.ignoreDrift lists it"
+        } else {
+            "bringing it back to the spec"
+        };
+        let note = format!(
+            "Lambda differs from the spec in {}, changed outside the controller; {fate}",
+            now.join(", ")
+        );
+        self.publish(EventType::Warning, "DriftDetected", "Observe", note)
+            .await;
+    }
+
     /// Nothing to send: in sync, waiting for Lambda, or stalled.
     async fn settled(
         &mut self,
@@ -63,7 +102,10 @@ impl<C: Connect> Pass<'_, C> {
         self.report.verdict(&verdict);
         let requeue = match &verdict {
             Verdict::Ready { .. } => {
-                self.report.status.applied_fields = applied_names(&target.desired);
+                // Observing applies nothing, so it records nothing as applied.
+                if !target.desired.policy.observe {
+                    self.report.status.applied_fields = applied_names(&target.desired);
+                }
                 self.ctx.memory.reset(self.key, Track::Busy);
                 self.ctx.idle(self.key, &target.lane)
             }
@@ -165,6 +207,7 @@ impl<C: Connect> Pass<'_, C> {
         self.wrote(target, &mapping);
         self.report.record_mapping(&target.lane.key, &mapping);
         self.report.status.applied_fields = applied_names(desired);
+        self.record_ignored_digests();
         self.report.verdict(verdict);
         if update.reenable {
             let note = verdict.message().to_string();
@@ -202,6 +245,7 @@ impl<C: Connect> Pass<'_, C> {
             return self.lambda_failure(e).await;
         }
         self.report.status.tags_digest = Some(target.tags_digest.clone());
+        self.record_ignored_digests();
         self.report.verdict(verdict);
         self.finish(verdict, self.requeue(Duration::from_secs(1)))
             .await

@@ -18,6 +18,28 @@ use crate::controller::{Error, READ_FAILURE_GRACE, Track};
 use crate::lambda::{AccountRole, Connect, ErrorKind, LaneKey};
 use crate::plan::{self, Action, Desired, Observed, Owner, Plan, Region, SpecError, Verdict};
 
+/// A match found without a UUID that cannot be taken (several mappings match, or the one match
+/// is another resource's): nothing is created or written; the resource says which.
+fn unusable_match(discovery: &Discovery) -> Option<Verdict> {
+    match discovery {
+        Discovery::Ambiguous(uuids) => Some(Verdict::stalled(
+            "AmbiguousMatch",
+            format!(
+                "{} mappings have this event source and function: {}; none is taken. Name one with the {ADOPT_ANNOTATION} annotation, or delete the others",
+                uuids.len(),
+                uuids.join(", ")
+            ),
+        )),
+        Discovery::OwnedElsewhere { uuid, owner } => Some(Verdict::stalled(
+            "OwnedElsewhere",
+            format!(
+                "mapping {uuid}, the one with this event source and function, is managed by {owner} (its ownership tags); it is not taken over and none is created"
+            ),
+        )),
+        _ => None,
+    }
+}
+
 /// What the resource asks for, resolved once per pass, and the lane it lives in.
 pub(super) struct Target<P> {
     pub desired: Desired,
@@ -40,6 +62,9 @@ impl<C: Connect> Pass<'_, C> {
         region: &Result<Region, SpecError>,
         account: &Result<Option<AccountRole>, Verdict>,
     ) -> Result<Requeue, Error> {
+        if self.esm.spec.suspend {
+            return self.suspend().await;
+        }
         if let Some(remaining) = self.held() {
             // Stalled and nothing changed: wait for the recheck, not a retry on every event.
             return Ok(self.requeue(remaining));
@@ -49,10 +74,36 @@ impl<C: Connect> Pass<'_, C> {
             Err(verdict) => return self.stall(verdict).await,
         };
         let observation = proceed!(self.observe(&target).await);
+        if let Some(verdict) = unusable_match(&observation.discovery) {
+            return self.stall(verdict).await;
+        }
         self.record_discovery(&target, &observation).await?;
         proceed!(self.on_gone(&target, &observation).await);
         let plan = self.plan(&target, &observation);
         self.act(plan, &target, &observation).await
+    }
+
+    /// spec.suspend: no Lambda call; the status as last seen says so (see `Report::suspended`).
+    async fn suspend(&mut self) -> Result<Requeue, Error> {
+        let transition = self.report.previous_reason() != Some("Suspended")
+            && self
+                .esm
+                .status
+                .as_ref()
+                .and_then(|s| s.condition("Suspended"))
+                .is_none();
+        self.report.suspended();
+        self.report.write(self.api).await?;
+        if transition {
+            let note =
+                "suspended: no Lambda call is made for this resource until spec.suspend is false"
+                    .to_string();
+            self.publish(EventType::Normal, "Suspended", "Suspend", note)
+                .await;
+        }
+        *crate::controller::lock(self.outcome) = Some("suspended");
+        // Nothing to come back for: un-suspending is a spec change, which the watch delivers.
+        Ok(Requeue::await_change())
     }
 
     /// How long a stalled resource is still left alone, if nothing the user can change did.
@@ -80,8 +131,11 @@ impl<C: Connect> Pass<'_, C> {
             return Err(verdict);
         }
         let owner = Owner::of(esm, &self.ctx.settings.cluster_name);
-        let desired = Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch())
+        let mut desired = Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch())
             .map_err(|e| Verdict::stalled("InvalidSpec", e.to_string()))?;
+        desired.policy.generation = esm.metadata.generation;
+        desired.policy.observed_generation =
+            esm.status.as_ref().and_then(|s| s.observed_generation);
         let tags_digest = desired.tags_digest();
         let lane = self.ctx.lane(&LaneKey {
             account: account.clone()?,
@@ -195,6 +249,20 @@ impl<C: Connect> Pass<'_, C> {
                 "Recovered",
                 format!(
                     "found mapping {} that this resource created before an interruption; no duplicate was created",
+                    mapping.uuid
+                ),
+            ),
+            Discovery::Matched if target.desired.policy.observe => (
+                "Observing",
+                format!(
+                    "observing mapping {}, the one mapping of this event source and function; nothing is written to it",
+                    mapping.uuid
+                ),
+            ),
+            Discovery::Matched => (
+                "Adopted",
+                format!(
+                    "adopted mapping {}, the one existing mapping of this event source and function",
                     mapping.uuid
                 ),
             ),

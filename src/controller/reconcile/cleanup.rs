@@ -5,7 +5,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 
 use super::Pass;
-use crate::api::DeletionPolicy;
+use crate::api::{DeletionPolicy, ManagementPolicy};
 use crate::controller::lanes::Lane;
 use crate::controller::observe::{Lookup, Observer};
 use crate::controller::{Error, Track};
@@ -35,7 +35,7 @@ impl<C: Connect> Pass<'_, C> {
             region: region.name().to_string(),
         });
         let region = &lane.key;
-        let policy = self.esm.spec.deletion_policy;
+        let policy = self.deletion_policy();
         let observed = match policy {
             DeletionPolicy::Retain => Observed::Nothing,
             DeletionPolicy::Delete => self.observe_for_delete(&lane).await?,
@@ -82,7 +82,7 @@ impl<C: Connect> Pass<'_, C> {
     /// goes; with Delete, the mapping cannot be deleted, and the resource says so and stays.
     async fn cleanup_without_account(&mut self, why: &Verdict) -> Result<Requeue, Error> {
         let recorded = plan::account::recorded_account(self.esm.status.as_ref()).is_some();
-        if self.esm.spec.deletion_policy == DeletionPolicy::Retain || !recorded {
+        if self.deletion_policy() == DeletionPolicy::Retain || !recorded {
             return self
                 .release(None, "released without any AWS call".into())
                 .await;
@@ -113,6 +113,15 @@ impl<C: Connect> Pass<'_, C> {
         Err(Error::DeleteBlocked(message))
     }
 
+    /// spec.deletionPolicy, except that an observed mapping is never deleted: it is someone
+    /// else's to manage.
+    fn deletion_policy(&self) -> DeletionPolicy {
+        match self.esm.spec.management_policy {
+            ManagementPolicy::Observe => DeletionPolicy::Retain,
+            ManagementPolicy::Full => self.esm.spec.deletion_policy,
+        }
+    }
+
     /// Nothing (more) to delete: release the finalizer and forget the resource.
     async fn release(
         &mut self,
@@ -120,7 +129,7 @@ impl<C: Connect> Pass<'_, C> {
         reason: String,
     ) -> Result<Requeue, Error> {
         let recorded = self.esm.status.as_ref().and_then(|s| s.uuid.as_ref());
-        let (event_reason, note) = match self.esm.spec.deletion_policy {
+        let (event_reason, note) = match self.deletion_policy() {
             DeletionPolicy::Retain => (
                 "Retained",
                 format!(

@@ -181,6 +181,8 @@ struct Pass<'a, C: Connect> {
     report: Report<'a>,
     /// How the reconcile turned out (ready, progressing, stalled), for the reconciles metric.
     outcome: &'a Mutex<Option<&'static str>>,
+    /// The spec.ignoreDrift baselines the plan asks to record once its write succeeded.
+    ignored_digests: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl<'a, C: Connect> Pass<'a, C> {
@@ -199,6 +201,7 @@ impl<'a, C: Connect> Pass<'a, C> {
             key,
             report: Report::new(esm, latest),
             outcome,
+            ignored_digests: None,
         }
     }
 
