@@ -118,7 +118,7 @@ pub struct LambdaAccountStatus {
     pub account_id: Option<String>,
     /// How many EventSourceMappings use this account.
     #[serde(default)]
-    pub resources: u32,
+    pub resources: i32,
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -283,7 +283,7 @@ pub struct EventSourceMappingSpec {
     /// documentDBEventSourceConfig, provisionedPollerConfig.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), inner(regex(pattern = IGNORABLE_PATTERN)))]
-    #[x_kube(validation = kube::core::Rule::new("self.all(f, self.exists_one(g, g == f))").message("ignoreDrift lists a field twice").reason(kube::core::Reason::FieldValueDuplicate))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub ignore_drift: Vec<String>,
 
     /// What happens to the Lambda mapping when this resource is deleted: `Delete` (default)

@@ -375,7 +375,7 @@ async fn write_status(
     let generation = binding.metadata.generation;
     let next = LambdaAccountStatus {
         account_id: binding.spec.account_id().map(str::to_string),
-        resources: u32::try_from(users).unwrap_or(u32::MAX),
+        resources: i32::try_from(users).unwrap_or(i32::MAX),
         observed_generation: generation,
         conditions: vec![Condition {
             type_: "Ready".into(),
