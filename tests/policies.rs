@@ -91,6 +91,8 @@ async fn observe_reports_an_existing_mapping_and_its_drift_and_never_writes() {
     assert_eq!(h.status()["uuid"], uuid.as_str(), "found without a UUID");
     assert_eq!(h.condition("Ready"), ("True".into(), "Observed".into()));
     assert_eq!(h.status()["drift"], json!(["batchSize"]));
+    assert_eq!(h.status()["observedConfiguration"]["batchSize"], "7");
+    assert_eq!(h.status()["observedConfiguration"]["enabled"], "true");
     assert_eq!(writes(&h), seeded, "Observe wrote to Lambda");
     assert_eq!(h.mappings()[0]["BatchSize"], 7);
     assert!(h.event_reasons().contains(&"Observing".to_string()));

@@ -73,6 +73,11 @@ pub struct EventSourceMappingStatus {
     /// for fields in spec.ignoreDrift, it stays listed until it goes away.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
+    /// Under managementPolicy Observe: the mapping's live configuration, by spec field name,
+    /// each value as JSON in Lambda's form (for example `batchSize: "7"`). Not kept under full
+    /// management, where the spec is the configuration.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub observed_configuration: std::collections::BTreeMap<String, String>,
     /// A digest of the spec (spec.suspend aside) that the Ready condition was last reached
     /// for: a resource suspended right after it was Ready stays Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@
 //! The normalizations that several rules share (function name against ARN, filters as JSON
 //! multisets, set-like lists) live in [`super::diff`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::desired::SourceKind;
 use super::diff::{
@@ -100,6 +100,26 @@ impl Field {
 
     pub(crate) fn spec_name(self) -> &'static str {
         self.rule().spec_name
+    }
+
+    /// The mapping's value of every updatable field Lambda reports, by spec name, each as
+    /// compact JSON in Lambda's form (`enabled` from the state). Observe mode shows it in
+    /// status; no field holds a secret (credentials are Secrets Manager ARNs).
+    pub(crate) fn live_values(mapping: &ObservedMapping) -> BTreeMap<String, String> {
+        let wire = serde_json::to_value(&mapping.fields).unwrap_or_default();
+        let mut live: BTreeMap<String, String> = Field::ALL
+            .into_iter()
+            .filter_map(|field| {
+                let value = wire.get(field.wire_name())?;
+                Some((field.spec_name().to_string(), value.to_string()))
+            })
+            .collect();
+        match mapping.state() {
+            wire::MappingState::Enabled => live.insert("enabled".into(), "true".into()),
+            wire::MappingState::Disabled => live.insert("enabled".into(), "false".into()),
+            _ => None,
+        };
+        live
     }
 
     pub(crate) fn from_wire_name(name: &str) -> Option<Field> {

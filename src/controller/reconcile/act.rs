@@ -24,6 +24,12 @@ impl<C: Connect> Pass<'_, C> {
         observation: &Observation,
     ) -> Result<Requeue, Error> {
         self.report_drift(&plan.drift, &target.desired).await;
+        self.report.status.observed_configuration = match &observation.observed {
+            Observed::Found { mapping, .. } if target.desired.policy.observe => {
+                Field::live_values(mapping)
+            }
+            _ => Default::default(),
+        };
         // The ignored fields' baselines move only with a write that succeeded (or none at all):
         // a failed Update must not make its spec value look applied.
         self.ignored_digests = plan.ignored_digests.clone();
