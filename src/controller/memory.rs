@@ -51,6 +51,9 @@ struct Remembered {
     /// the user can change to fix it) changes first.
     stall: Option<(u64, Instant)>,
     own_create: Option<Box<OwnCreate>>,
+    /// Lambda throttled this process's last Create for the resource: it created nothing, so the
+    /// create marker still in status needs no lookup before the next attempt.
+    create_throttled: bool,
     /// Since when reads of the mapping have failed in a row.
     read_failing_since: Option<Instant>,
     /// The mapping's Lambda state as the mappings-by-state gauge counts it.
@@ -80,6 +83,7 @@ impl Remembered {
         self.attempts == [0; 3]
             && self.stall.is_none()
             && self.own_create.is_none()
+            && !self.create_throttled
             && self.read_failing_since.is_none()
             && self.state.is_none()
             && self.created_at.is_none()
@@ -232,6 +236,20 @@ impl Memory {
             Some(create) => self.with(key, |r| r.own_create = Some(Box::new(create))),
             None => self.existing(key, |r| r.own_create = None),
         }
+    }
+
+    /// Lambda throttled the resource's Create (`true`), or a new attempt is under way.
+    pub(crate) fn create_throttled(&self, key: ObjectKey, throttled: bool) {
+        if throttled {
+            self.with(key, |r| r.create_throttled = true);
+        } else {
+            self.existing(key, |r| r.create_throttled = false);
+        }
+    }
+
+    /// Whether the resource's last Create was throttled (and so created nothing).
+    pub(crate) fn was_create_throttled(&self, key: ObjectKey) -> bool {
+        self.existing(key, |r| r.create_throttled)
     }
 
     /// The mapping this process created for the resource, if that resource had `uid`.

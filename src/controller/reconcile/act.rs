@@ -142,16 +142,24 @@ impl<C: Connect> Pass<'_, C> {
         // and a status without conditions reads as done to kstatus.
         self.report.verdict(verdict);
         self.report.write(self.api).await?;
+        self.ctx.memory.create_throttled(self.key, false);
         let mapping = match target.lane.lambda.create_mapping(request).await {
             Ok(mapping) => mapping,
             Err(e) if e.kind == ErrorKind::Conflict => {
                 return self.resolve_conflict(target, e).await;
             }
             Err(e) => {
-                // A definite rejection (throttled, invalid, function missing, denied) created
-                // nothing: no lookup is needed next time. Only an unknown outcome (5xx, timeout,
-                // lost connection) keeps the marker.
-                if e.kind != ErrorKind::Retry || e.is_throttled() {
+                // A throttle created nothing, and the next attempt comes soon: the marker stays
+                // written (no status write now, and none to write it again then), and this
+                // process remembers that it needs no lookup. A restart in between looks once.
+                if e.is_throttled() {
+                    self.ctx.memory.create_throttled(self.key, true);
+                    return Err(Error::Lambda(e));
+                }
+                // Any other definite rejection (invalid, function missing, denied) created
+                // nothing either: no lookup is needed next time. Only an unknown outcome (5xx,
+                // timeout, lost connection) keeps the marker.
+                if e.kind != ErrorKind::Retry {
                     self.report.status.create_requested_at = None;
                 }
                 return self.lambda_failure(e).await;

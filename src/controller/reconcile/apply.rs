@@ -153,7 +153,11 @@ impl<C: Connect> Pass<'_, C> {
     /// What exists in Lambda for the resource.
     async fn observe(&mut self, target: &Target<C::Port>) -> Step<Observation> {
         self.carry_on_from_own_create();
-        let status = self.report.status.clone();
+        let mut status = self.report.status.clone();
+        if status.uuid.is_none() && self.ctx.memory.was_create_throttled(self.key) {
+            // The marker is from a Create Lambda throttled: nothing to look for.
+            status.create_requested_at = None;
+        }
         let observer = Observer::new(&target.lane.lambda, target.lane.cache.as_ref());
         let lookup = target.lookup(self.esm);
         let observed = observer
