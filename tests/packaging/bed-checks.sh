@@ -18,6 +18,9 @@ SREL=esm-scoped SNS=esm-scoped-system       # a second one with watchNamespaces
 RUN_ID="$(date +%s)-$RANDOM"
 GROUP=lambda.esm-controller.dev
 CRD="eventsourcemappings.$GROUP"
+ACRD="lambdaaccounts.$GROUP"
+OWN_ACCOUNT=123456789012                    # the emulator's account for the controller's own keys
+MAIN_ACCOUNT=210987654321 SCOPED_ACCOUNT=310987654321   # the accounts the bindings grant
 
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   - $*"; }
@@ -129,9 +132,11 @@ start_controller() {
 stop_controller() { stop_pid "$CTRL_PID"; }
 
 # The controller creates a mapping for an SQS EventSourceMapping and reports it Ready.
+# With ACCOUNT (a third argument), the mapping must land in that AWS account (a default
+# LambdaAccount of the namespace grants it).
 create_scenario() {
-  local name="$1" ns="$2" esm="orders-$RUN_ID" fn="pkg-fn-$RUN_ID-$1"
-  curl -fsS -X POST -H 'content-type: application/json' -d "{\"name\":\"$fn\"}" "$LAMBDA_ADMIN_URL/functions" >/dev/null \
+  local name="$1" ns="$2" account="${3:-$OWN_ACCOUNT}" esm="orders-$RUN_ID" fn="pkg-fn-$RUN_ID-$1"
+  curl -fsS -X POST -H 'content-type: application/json' -d "{\"name\":\"$fn\",\"account\":\"$account\"}" "$LAMBDA_ADMIN_URL/functions" >/dev/null \
     || { bad "[$name] seeding function $fn in the emulator"; return 1; }
   k apply -f - >/dev/null <<EOF
 apiVersion: $GROUP/v1alpha1
@@ -140,7 +145,7 @@ metadata:
   name: $esm
   namespace: $ns
 spec:
-  eventSourceARN: arn:aws:sqs:$AWS_REGION:123456789012:orders-$RUN_ID-$name
+  eventSourceARN: arn:aws:sqs:$AWS_REGION:$account:orders-$RUN_ID-$name
   functionName: $fn
   batchSize: 5
 EOF
@@ -154,8 +159,8 @@ EOF
   fi
   local uuid
   uuid="$(k -n "$ns" get esm "$esm" -o jsonpath='{.status.uuid}')"
-  curl -fsS "$LAMBDA_ADMIN_URL/mappings" | grep -q "$uuid" \
-    && ok "[$name] Lambda (the emulator) has mapping $uuid" || bad "[$name] mapping $uuid not in the emulator"
+  curl -fsS "$LAMBDA_ADMIN_URL/mappings?account=$account" | grep -q "$uuid" \
+    && ok "[$name] Lambda (the emulator) has mapping $uuid in account $account" || bad "[$name] mapping $uuid not in the emulator's account $account"
   local fin
   fin="$(k -n "$ns" get esm "$esm" -o jsonpath='{.metadata.finalizers}')"
   [[ -n "$fin" ]] && ok "[$name] the controller set its finalizer ($fin)" || bad "[$name] no finalizer on the resource"
@@ -179,6 +184,104 @@ EOF
   else
     bad "[$name] mapping $uuid still in the emulator (or the emulator did not answer)"
   fi
+}
+
+# poll WANT SECONDS kubectl-get-args...: until `kubectl get ARGS` prints WANT.
+poll() {
+  local want="$1" secs="$2" got="" i
+  shift 2
+  for ((i = 0; i < secs * 5; i++)); do
+    got="$(k get "$@" 2>/dev/null)"
+    [[ "$got" == "$want" ]] && return 0
+    sleep 0.2
+  done
+  echo "want '$want', last got '$got'"
+  return 1
+}
+READY_REASON='jsonpath={.status.conditions[?(@.type=="Ready")].reason}'
+
+# seed_role ARN: a role in the emulator's STS that trusts the controller's own account, with
+# an external ID.
+seed_role() {
+  curl -fsS -X POST -H 'content-type: application/json' \
+    -d "{\"roleArn\":\"$1\",\"trust\":[\"arn:aws:iam::$OWN_ACCOUNT:root\"],\"externalId\":\"pkg-external-id\"}" \
+    "$LAMBDA_ADMIN_URL/roles" >/dev/null
+}
+
+# apply_binding NAME ROLE NAMESPACE DEFAULT: a LambdaAccount selecting one namespace by name.
+apply_binding() {
+  k apply -f - >/dev/null <<EOF
+apiVersion: $GROUP/v1alpha1
+kind: LambdaAccount
+metadata:
+  name: $1
+spec:
+  roleArn: $2
+  externalId: pkg-external-id
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: $3
+  default: $4
+  requestsPerSecond: 5
+EOF
+}
+
+# Account bindings with the chart's RBAC: a binding turns Ready (the controller assumed its
+# role: the binding's status and finalizer are written), a resource naming it gets its mapping
+# in the binding's account, a resource in a namespace the binding does not select stalls, a
+# binding in use is kept while resources use it, and goes once none does.
+account_scenario() {
+  local name="$1" ns="pkg-acct-$RUN_ID" other="pkg-other-$RUN_ID" acct="$MAIN_ACCOUNT"
+  local binding="pkg-acct-$RUN_ID" fn="pkg-fn-acct-$RUN_ID" role="arn:aws:iam::$MAIN_ACCOUNT:role/esm-pkg-$RUN_ID"
+  k create namespace "$ns" >/dev/null && k create namespace "$other" >/dev/null
+  seed_role "$role" || { bad "[$name] seeding role $role in the emulator"; return 1; }
+  curl -fsS -X POST -H 'content-type: application/json' -d "{\"name\":\"$fn\",\"account\":\"$acct\"}" "$LAMBDA_ADMIN_URL/functions" >/dev/null \
+    || { bad "[$name] seeding function $fn in account $acct"; return 1; }
+  check "[$name] a LambdaAccount is accepted" apply_binding "$binding" "$role" "$ns" false
+  check "[$name] the binding turns Ready: the controller assumed its role (STS), and wrote its status" \
+    poll True 60 lambdaaccount "$binding" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'
+  check "[$name] the binding's status names its account ($acct)" poll "$acct" 10 lambdaaccount "$binding" -o 'jsonpath={.status.accountId}'
+  check "[$name] the binding carries the in-use finalizer" \
+    poll lambda.esm-controller.dev/in-use 10 lambdaaccount "$binding" -o 'jsonpath={.metadata.finalizers[0]}'
+  for n in "$ns" "$other"; do
+    k apply -f - >/dev/null <<EOF
+apiVersion: $GROUP/v1alpha1
+kind: EventSourceMapping
+metadata: {name: acct, namespace: $n}
+spec:
+  accountRef: $binding
+  eventSourceARN: arn:aws:sqs:$AWS_REGION:$acct:acct-$RUN_ID-$n
+  functionName: $fn
+EOF
+  done
+  if k -n "$ns" wait --for=condition=Ready esm/acct --timeout=120s >/dev/null 2>&1; then
+    ok "[$name] an EventSourceMapping with spec.accountRef becomes Ready"
+  else
+    bad "[$name] the EventSourceMapping with spec.accountRef did not become Ready"
+    k -n "$ns" get esm acct -o yaml | sed -n '/^status:/,$p' | sed 's/^/       /'
+  fi
+  check "[$name] its status records the binding and account ($binding, $acct)" \
+    poll "$binding/$acct" 10 -n "$ns" esm acct -o 'jsonpath={.status.account}/{.status.accountId}'
+  local uuid
+  uuid="$(k -n "$ns" get esm acct -o jsonpath='{.status.uuid}')"
+  [[ -n "$uuid" ]] && curl -fsS "$LAMBDA_ADMIN_URL/mappings?account=$acct" | grep -q "$uuid" \
+    && ok "[$name] the mapping is in account $acct (the emulator serves the role's credentials from there)" \
+    || bad "[$name] mapping '$uuid' not in the emulator's account $acct"
+  check "[$name] a resource in a namespace the binding does not select stalls: AccountNotGranted" \
+    poll AccountNotGranted 60 -n "$other" esm acct -o "$READY_REASON"
+  # Deleting the binding while resources use it: kept, and says so.
+  k delete lambdaaccount "$binding" --wait=false >/dev/null
+  check "[$name] a binding in use is kept when deleted (Ready reason InUse)" \
+    poll InUse 60 lambdaaccount "$binding" -o "$READY_REASON"
+  k -n "$ns" delete esm acct --wait=false >/dev/null
+  k -n "$other" delete esm acct --wait=false >/dev/null
+  check "[$name] both resources are deleted (the mapping in its account; the refused one without any call)" \
+    bash -c "kubectl -n $ns wait --for=delete esm/acct --timeout=120s && kubectl -n $other wait --for=delete esm/acct --timeout=60s"
+  ! curl -fsS "$LAMBDA_ADMIN_URL/mappings?account=$acct" | grep -q "${uuid:-none}" \
+    && ok "[$name] the mapping is gone from account $acct" || bad "[$name] mapping $uuid still in account $acct"
+  check "[$name] the unused binding goes (its finalizer released after a cluster-wide count)" \
+    k wait --for=delete "lambdaaccount/$binding" --timeout=90s
+  k delete namespace "$ns" "$other" --wait=false >/dev/null 2>&1
 }
 
 controller_alive() {
@@ -216,12 +319,17 @@ else
 fi
 h status bad-values -n "$RNS" >/dev/null 2>&1 && bad "a release was left behind by the refused install" || ok "no release left by the refused install"
 
-check "helm install $REL (leaderElection on, region, endpoint, observe mode and AWS rate set)" \
+check "helm install $REL (leaderElection on, region, endpoint, observe mode, AWS rate, STS endpoint set)" \
   h install "$REL" "$CHART" -n "$RNS" --create-namespace \
   --set clusterName=packaging --set aws.region="$AWS_REGION" --set aws.endpointUrl="$LAMBDA_ENDPOINT" \
   --set leaderElection.enabled=true --set controller.resyncPeriod=30s \
-  --set controller.observe=list --set controller.sweepInterval=5s --set controller.awsRateLimit=20 --set controller.awsBurst=20
+  --set controller.observe=list --set controller.sweepInterval=5s --set controller.awsRateLimit=20 --set controller.awsBurst=20 \
+  --set 'controller.extraEnv[0].name=AWS_ENDPOINT_URL_STS' --set "controller.extraEnv[0].value=$LAMBDA_ENDPOINT"
 check "the CRD is established" k wait --for condition=established --timeout=60s "crd/$CRD"
+check "the LambdaAccount CRD is established (the chart installs both CRDs)" k wait --for condition=established --timeout=60s "crd/$ACRD"
+check "the LambdaAccount CRD is cluster-scoped" bash -c "kubectl get crd $ACRD -o jsonpath='{.spec.scope}' | grep -qx Cluster"
+check "the LambdaAccount CRD carries helm.sh/resource-policy: keep" \
+  bash -c "kubectl get crd $ACRD -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}' | grep -qx keep"
 check "the CRD carries helm.sh/resource-policy: keep" \
   bash -c "kubectl get crd $CRD -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}' | grep -qx keep"
 check "the CRD is owned by the release" \
@@ -260,7 +368,44 @@ can_i no update "$CRD" status
 can_i no get secrets
 can_i no list configmaps
 can_i no create events   # core/v1 Events: the controller uses events.k8s.io
-can_i no list namespaces
+# Cluster-scoped: account bindings and namespaces (asked without a namespace).
+can_i_cluster() {
+  local want="$1" verb="$2" res="$3" sub="${4:-}" got
+  got="$(k auth can-i "$verb" "$res" ${sub:+--subresource="$sub"} --as "$SA" 2>/dev/null)"
+  local what="$verb $res${sub:+/$sub} (cluster-scoped)"
+  if [[ "$want" == yes ]]; then
+    [[ "$got" == yes ]] && ok "RBAC allows: $what" || bad "RBAC denies: $what"
+  else
+    [[ "$got" == no ]] && ok "RBAC denies what it does not need: $what" || bad "RBAC allows more than needed: $what"
+  fi
+}
+for v in get list watch patch; do can_i_cluster yes "$v" "$ACRD"; done
+can_i_cluster yes patch "$ACRD" status
+can_i_cluster yes update "$ACRD" finalizers
+for v in create update delete deletecollection; do can_i_cluster no "$v" "$ACRD"; done
+can_i_cluster no update "$ACRD" status
+for v in get list watch; do can_i_cluster yes "$v" namespaces; done
+for v in create update patch delete; do can_i_cluster no "$v" namespaces; done   # never labels a namespace
+
+# Tenants get nothing on account bindings: a namespace admin (the built-in `admin` role in one
+# namespace) can neither read nor create LambdaAccounts, nor relabel its namespace (labels are
+# what bindings select); the aggregated admin/edit/view roles hold no rule on them.
+TENANT_NS="pkg-tenant-$RUN_ID" TENANT=pkg-tenant-admin
+k create namespace "$TENANT_NS" >/dev/null
+k -n "$TENANT_NS" create rolebinding tenant-admin --clusterrole=admin --user="$TENANT" >/dev/null
+for v in get list create patch delete; do
+  [[ "$(k auth can-i "$v" "$ACRD" --as "$TENANT")" == no ]] \
+    && ok "a namespace admin may not $v lambdaaccounts" || bad "a namespace admin may $v lambdaaccounts"
+done
+for v in patch update; do
+  [[ "$(k auth can-i "$v" "namespace/$TENANT_NS" --as "$TENANT")" == no ]] \
+    && ok "a namespace admin may not $v its own namespace (its labels)" || bad "a namespace admin may $v its namespace"
+done
+for role in admin edit view; do
+  k get clusterrole "$role" -o json | grep -q lambdaaccounts \
+    && bad "the aggregated ClusterRole $role holds lambdaaccounts" || ok "the aggregated ClusterRole $role holds nothing on lambdaaccounts"
+done
+k delete namespace "$TENANT_NS" --wait=false >/dev/null
 can_i no create leases.coordination.k8s.io
 [[ "$(k auth can-i create leases -n "$RNS" --as "$SA")" == yes ]] && ok "Lease: create in $RNS" || bad "Lease: cannot create in $RNS"
 [[ "$(k auth can-i update leases/esm-controller -n "$RNS" --as "$SA")" == yes ]] && ok "Lease: update its own Lease" || bad "Lease: cannot update leases/esm-controller"
@@ -303,9 +448,14 @@ if start_controller main "$REL" "$RNS" "$REL"; then
     sleep 2
   fi
   controller_alive main && create_scenario main default
+  controller_alive main && account_scenario main
   if ((CTRL_HTTP)); then
     curl -fsS "http://127.0.0.1:$CTRL_PORT/metrics" >"$WORK/metrics.txt" 2>&1
     grep -q '^esm_' "$WORK/metrics.txt" && ok "[main] /metrics serves esm_* metrics" || bad "[main] no esm_ metrics at /metrics"
+    grep -qE "^esm_aws_requests_total\{[^}]*account=\"$MAIN_ACCOUNT\"" "$WORK/metrics.txt" \
+      && grep -qE '^esm_aws_requests_total\{[^}]*account="own"[^}]*region="' "$WORK/metrics.txt" \
+      && ok "[main] esm_aws_requests_total is labelled by account (the binding's ID, and own) and region" \
+      || { bad "[main] esm_aws_requests_total has no account=$MAIN_ACCOUNT / account=own series"; grep '^esm_aws_requests_total' "$WORK/metrics.txt" | head -n 5 | sed 's/^/       /'; }
     diff="$(python3 - "$ROOT/docs/operating.md" "$WORK/metrics.txt" <<'PY'
 import re, sys
 doc = open(sys.argv[1]).read()
@@ -351,6 +501,10 @@ fi
 
 # ==================================================================== examples and renders
 echo "--- server-side dry-run of examples/ and of every rendered value combination"
+# The namespaces the examples live in (a user has them; a dry-run cannot create them).
+for ns in $(python3 -c 'import sys, yaml; print(" ".join(sorted({d["metadata"]["namespace"] for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d and d.get("metadata", {}).get("namespace")})))' "$ROOT"/examples/*.yaml); do
+  k create namespace "$ns" >/dev/null 2>&1
+done
 for f in "$ROOT"/examples/*.yaml; do
   check "examples/$(basename "$f") is accepted by the API server" k apply --dry-run=server -f "$f"
 done
@@ -370,19 +524,55 @@ done
 echo "--- a second release with watchNamespaces (Role per namespace)"
 TEAM=pkg-team-$RUN_ID
 k create namespace "$TEAM" >/dev/null
-check "helm install $SREL with watchNamespaces=[$TEAM], crds.install=false" \
+check "helm install $SREL with watchNamespaces=[$TEAM], crds.install=false, requireAccountBinding" \
   h install "$SREL" "$CHART" -n "$SNS" --create-namespace --set fullnameOverride="$SREL" \
   --set "watchNamespaces={$TEAM}" --set crds.install=false --set clusterName=packaging-scoped \
-  --set aws.region="$AWS_REGION" --set aws.endpointUrl="$LAMBDA_ENDPOINT"
+  --set aws.region="$AWS_REGION" --set aws.endpointUrl="$LAMBDA_ENDPOINT" \
+  --set controller.requireAccountBinding=true \
+  --set 'controller.extraEnv[0].name=AWS_ENDPOINT_URL_STS' --set "controller.extraEnv[0].value=$LAMBDA_ENDPOINT"
 check "Role and RoleBinding in $TEAM" k -n "$TEAM" get "role/$SREL" "rolebinding/$SREL"
-! k get clusterrole "$SREL" >/dev/null 2>&1 && ok "no ClusterRole for $SREL" || bad "a ClusterRole exists for $SREL"
+! k get clusterrole "$SREL" >/dev/null 2>&1 && ok "no ClusterRole $SREL for EventSourceMappings" || bad "a ClusterRole $SREL exists"
+check "clusterrole/$SREL-accounts and its binding exist (LambdaAccounts and namespaces are cluster-scoped)" \
+  k get "clusterrole/$SREL-accounts" "clusterrolebinding/$SREL-accounts"
 SSA="$(as_sa "$SNS" "$SREL")"
 [[ "$(k auth can-i list "$CRD" -n "$TEAM" --as "$SSA")" == yes ]] && ok "$SREL may list in $TEAM" || bad "$SREL may not list in $TEAM"
-[[ "$(k auth can-i list "$CRD" -n default --as "$SSA")" == no ]] && ok "$SREL may not list in default" || bad "$SREL may list in default"
-[[ "$(k auth can-i list "$CRD" --all-namespaces --as "$SSA")" == no ]] && ok "$SREL may not list cluster-wide" || bad "$SREL may list cluster-wide"
+for v in get watch patch; do
+  [[ "$(k auth can-i "$v" "$CRD" -n default --as "$SSA")" == no ]] && ok "$SREL may not $v EventSourceMappings in default" || bad "$SREL may $v in default"
+done
+[[ "$(k auth can-i list "$CRD" --all-namespaces --as "$SSA")" == yes ]] \
+  && ok "$SREL may list EventSourceMappings cluster-wide (to count a deleted binding's users), nothing more" \
+  || bad "$SREL may not list cluster-wide: a deleted binding's finalizer would never go"
+[[ "$(k auth can-i watch "$ACRD" --as "$SSA")" == yes && "$(k auth can-i patch "$ACRD" --subresource=status --as "$SSA")" == yes \
+  && "$(k auth can-i watch namespaces --as "$SSA")" == yes ]] \
+  && ok "$SREL may watch LambdaAccounts and namespaces and patch bindings' status" || bad "$SREL lacks the account rules"
+[[ "$(k auth can-i create "$ACRD" --as "$SSA")" == no ]] && ok "$SREL may not create LambdaAccounts" || bad "$SREL may create LambdaAccounts"
 if start_controller scoped "$SREL" "$SNS" "$SREL"; then
+  grep -qx -- --require-account-binding "$WORK/scoped.args" \
+    && ok "[scoped] controller.requireAccountBinding=true passes --require-account-binding" || bad "[scoped] no --require-account-binding in the args"
   sleep 2
-  controller_alive scoped && create_scenario scoped "$TEAM"
+  if controller_alive scoped; then
+    # No binding selects $TEAM yet, and the own identity is refused: stalled, nothing created.
+    k apply -f - >/dev/null <<EOF
+apiVersion: $GROUP/v1alpha1
+kind: EventSourceMapping
+metadata: {name: no-account, namespace: $TEAM}
+spec: {eventSourceARN: 'arn:aws:sqs:$AWS_REGION:$OWN_ACCOUNT:no-account-$RUN_ID', functionName: f}
+EOF
+    check "[scoped] with requireAccountBinding, a resource no binding covers stalls: NoAccount" \
+      poll NoAccount 60 -n "$TEAM" esm no-account -o "$READY_REASON"
+    ! curl -fsS "$LAMBDA_ADMIN_URL/mappings" | grep -q "no-account-$RUN_ID" \
+      && ok "[scoped] no mapping was created for it" || bad "[scoped] a mapping was created with the refused own identity"
+    check "[scoped] it is deleted without any AWS call" bash -c "kubectl -n $TEAM delete esm no-account --timeout=60s"
+    # A default binding for $TEAM: resources without accountRef use it.
+    seed_role "arn:aws:iam::$SCOPED_ACCOUNT:role/esm-pkg-$RUN_ID"
+    check "[scoped] a default LambdaAccount for $TEAM" apply_binding "pkg-scoped-$RUN_ID" "arn:aws:iam::$SCOPED_ACCOUNT:role/esm-pkg-$RUN_ID" "$TEAM" true
+    check "[scoped] the binding turns Ready" \
+      poll True 60 lambdaaccount "pkg-scoped-$RUN_ID" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'
+    create_scenario scoped "$TEAM" "$SCOPED_ACCOUNT"
+    k delete lambdaaccount "pkg-scoped-$RUN_ID" --wait=false >/dev/null
+    check "[scoped] the unused binding goes (counted cluster-wide with the accounts ClusterRole)" \
+      k wait --for=delete "lambdaaccount/pkg-scoped-$RUN_ID" --timeout=90s
+  fi
   controller_alive scoped
   stop_controller
   log_checks scoped
@@ -424,6 +614,7 @@ check "the CRD survives crds.install=false (resource-policy keep)" k get crd "$C
 check "helm uninstall $REL" h uninstall "$REL" -n "$RNS"
 check "helm uninstall $SREL" h uninstall "$SREL" -n "$SNS"
 check "the CRD survives helm uninstall" k get crd "$CRD"
+check "the LambdaAccount CRD survives helm uninstall" k get crd "$ACRD"
 check "users' EventSourceMappings survive helm uninstall" k -n default get esm "keep-me-$RUN_ID"
 ! k get clusterrole "$REL" >/dev/null 2>&1 && ok "uninstall removed the ClusterRole" || bad "the ClusterRole is still there"
 ! k -n "$RNS" get deploy "$REL" >/dev/null 2>&1 && ok "uninstall removed the Deployment" || bad "the Deployment is still there"

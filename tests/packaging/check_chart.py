@@ -25,6 +25,8 @@ RELEASE, NAMESPACE = "esm-controller", "esm-system"
 FULLNAME = "esm-controller"  # the release name contains the chart name
 GROUP = "lambda.esm-controller.dev"
 CRD_FILE = ROOT / "crds" / "lambda.esm-controller.dev_eventsourcemappings.yaml"
+# Every CRD the repository ships (EventSourceMapping, LambdaAccount), by name.
+CRDS = {d["metadata"]["name"]: d for d in (yaml.safe_load(p.read_text()) for p in sorted((ROOT / "crds").glob("*.yaml")))}
 
 # The Kubernetes API calls the controller makes (its runtime contract), as RBAC rules.
 ESM_RULES = [
@@ -33,9 +35,21 @@ ESM_RULES = [
     {"apiGroups": [GROUP], "resources": ["eventsourcemappings/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
 ]
+# Account bindings and namespace labels: cluster-scoped, so always in a ClusterRole.
+ACCOUNT_RULES = [
+    {"apiGroups": [GROUP], "resources": ["lambdaaccounts"], "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": [GROUP], "resources": ["lambdaaccounts/status"], "verbs": ["patch"]},
+    {"apiGroups": [GROUP], "resources": ["lambdaaccounts/finalizers"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+]
+# With watchNamespaces: counting a deleted binding's users lists EventSourceMappings everywhere.
+SCOPED_ACCOUNT_RULES = ACCOUNT_RULES + [
+    {"apiGroups": [GROUP], "resources": ["eventsourcemappings"], "verbs": ["list"]},
+]
 LEASE_VERBS = {"get", "create", "update"}
 
 passed = failed = 0
+RENDERED: dict[str, list[dict]] = {}  # every combination's objects, for the tenancy checks at the end
 
 
 def check(cond: bool, what: str, detail: str = "") -> bool:
@@ -66,6 +80,7 @@ def render(name: str, sets: list[str], values_yaml: str | None = None) -> tuple[
         RENDER_DIR.mkdir(parents=True, exist_ok=True)
         (RENDER_DIR / f"{name}.yaml").write_text(proc.stdout)
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    RENDERED[name] = docs
     return docs, proc.stdout
 
 
@@ -132,6 +147,19 @@ check(
     crd.get("metadata", {}).get("annotations", {}).get("helm.sh/resource-policy") == "keep",
     "[defaults] the CRD is annotated helm.sh/resource-policy: keep (uninstall leaves users' resources)",
 )
+check(f"lambdaaccounts.{GROUP}" in CRDS and f"eventsourcemappings.{GROUP}" in CRDS,
+      "[defaults] crds/ holds the EventSourceMapping and LambdaAccount CRDs", str(sorted(CRDS)))
+rendered_crds = {d["metadata"]["name"]: d for d in find(docs, "CustomResourceDefinition")}
+check(set(rendered_crds) == set(CRDS), "[defaults] the chart renders every CRD in crds/ and no other",
+      f"rendered {sorted(rendered_crds)}, crds/ {sorted(CRDS)}")
+for name, want in CRDS.items():
+    got = rendered_crds.get(name, {})
+    check(got.get("spec") == want["spec"], f"[defaults] the rendered {name} CRD's spec equals crds/ (parsed)")
+    check((got.get("metadata", {}).get("annotations") or {}).get("helm.sh/resource-policy") == "keep",
+          f"[defaults] {name} is annotated helm.sh/resource-policy: keep")
+la = rendered_crds.get(f"lambdaaccounts.{GROUP}", {}).get("spec", {})
+check(la.get("scope") == "Cluster" and la.get("names", {}).get("kind") == "LambdaAccount",
+      "[defaults] LambdaAccount is a cluster-scoped kind", str(la.get("scope")))
 sa = one(docs, "ServiceAccount", FULLNAME, NAMESPACE)
 deploy = one(docs, "Deployment", FULLNAME, NAMESPACE)
 spec = deploy.get("spec", {})
@@ -170,12 +198,16 @@ check("--log-format=json" in a, "[defaults] JSON logs", str(a))
 check("--http-addr=0.0.0.0:8080" in a, "[defaults] --http-addr on the probe/metrics port", str(a))
 check(not any(x.startswith("--leader-elect") for x in a), "[defaults] no leader election with one replica", str(a))
 check(not any(x.startswith("--namespaces") for x in a), "[defaults] watches all namespaces", str(a))
+check("--require-account-binding" not in a and "ESM_REQUIRE_ACCOUNT_BINDING" not in {e["name"] for e in c.get("env", [])},
+      "[defaults] the controller's own identity is allowed (no --require-account-binding)", str(a))
 check(not any(x.split("=")[0] in ("--observe", "--sweep-interval", "--sweep-rate", "--aws-rate-limit", "--aws-burst") for x in a),
       "[defaults] observe mode and AWS rate left to the controller's defaults", str(a))
 check(c.get("image") == "esm-controller:0.1.0", "[defaults] image tag defaults to appVersion 0.1.0", str(c.get("image")))
 cr = one(docs, "ClusterRole", FULLNAME)
-check(normalise_rules(cr.get("rules", [])) == normalise_rules(ESM_RULES), "[defaults] ClusterRole has exactly the controller's permissions",
+check(normalise_rules(cr.get("rules", [])) == normalise_rules(ESM_RULES + ACCOUNT_RULES),
+      "[defaults] ClusterRole has exactly the controller's permissions (EventSourceMappings, LambdaAccounts, namespaces)",
       f"got {cr.get('rules')}")
+check(len(find(docs, "ClusterRole")) == 1, "[defaults] one ClusterRole (no separate accounts role when all namespaces are watched)")
 check(rules_have_comments(text, "ClusterRole"), "[defaults] every ClusterRole rule has a comment saying why")
 crb = one(docs, "ClusterRoleBinding", FULLNAME)
 check(
@@ -241,7 +273,18 @@ check(deploy.get("spec", {}).get("strategy", {}).get("type") == "Recreate", "[re
 
 # ----------------------------------------------------------------------- watchNamespaces
 docs, text = render("watch-namespaces", ["watchNamespaces={team-a,team-b}"])
-check(not ({"ClusterRole", "ClusterRoleBinding"} & kinds(docs)), "[watchNamespaces=a,b] no ClusterRole or ClusterRoleBinding", str(sorted(kinds(docs))))
+check([d["metadata"]["name"] for d in find(docs, "ClusterRole")] == [f"{FULLNAME}-accounts"],
+      "[watchNamespaces=a,b] one ClusterRole, <fullname>-accounts, for cluster-scoped objects only",
+      str([d["metadata"]["name"] for d in find(docs, "ClusterRole")]))
+acr = one(docs, "ClusterRole", f"{FULLNAME}-accounts")
+check(normalise_rules(acr.get("rules", [])) == normalise_rules(SCOPED_ACCOUNT_RULES),
+      "[watchNamespaces] the accounts ClusterRole: LambdaAccounts, namespaces, and only list on EventSourceMappings",
+      f"got {acr.get('rules')}")
+check(rules_have_comments(text, "ClusterRole"), "[watchNamespaces] every ClusterRole rule has a comment saying why")
+acrb = one(docs, "ClusterRoleBinding", f"{FULLNAME}-accounts")
+check(acrb.get("roleRef", {}).get("name") == f"{FULLNAME}-accounts"
+      and acrb.get("subjects") == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}],
+      "[watchNamespaces] the accounts ClusterRoleBinding binds it to the ServiceAccount")
 for ns in ("team-a", "team-b"):
     r = one(docs, "Role", FULLNAME, ns)
     check(normalise_rules(r.get("rules", [])) == normalise_rules(ESM_RULES), f"[watchNamespaces] Role in {ns} has exactly the controller's permissions")
@@ -293,8 +336,9 @@ docs, _ = render("no-crds", ["crds.install=false"])
 check(not find(docs, "CustomResourceDefinition"), "[crds.install=false] no CRD rendered")
 check("Deployment" in kinds(docs), "[crds.install=false] the rest is still rendered")
 docs, _ = render("crds-no-keep", ["crds.keep=false"])
-crd = one(docs, "CustomResourceDefinition")
-check("helm.sh/resource-policy" not in (crd.get("metadata", {}).get("annotations") or {}), "[crds.keep=false] no keep annotation")
+crds_ = find(docs, "CustomResourceDefinition")
+check(len(crds_) == len(CRDS) and not any("helm.sh/resource-policy" in (c_.get("metadata", {}).get("annotations") or {}) for c_ in crds_),
+      "[crds.keep=false] every CRD rendered, none with the keep annotation")
 
 # ------------------------------------------------------------------- IRSA, region, settings
 docs, _ = render("irsa", [], values_yaml="""
@@ -331,6 +375,23 @@ check(env.get("AWS_REGION") == "eu-west-1", "[settings] AWS_REGION exported for 
 check(container(deploy).get("image", "").endswith("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") if deploy else False,
       "[settings] image.digest pins the image")
 
+# ------------------------------------------------------------------- requireAccountBinding
+docs, _ = render("require-account-binding", ["controller.requireAccountBinding=true"])
+deploy = one(docs, "Deployment", FULLNAME, NAMESPACE)
+a = args(deploy) if deploy else []
+check(a.count("--require-account-binding") == 1,
+      "[controller.requireAccountBinding=true] --require-account-binding passed to the controller", str(a))
+docs, _ = render("require-account-binding-off", ["controller.requireAccountBinding=false"])
+deploy = one(docs, "Deployment", FULLNAME, NAMESPACE)
+check("--require-account-binding" not in (args(deploy) if deploy else []),
+      "[controller.requireAccountBinding=false] no --require-account-binding")
+docs, _ = render("require-account-binding-scoped", ["controller.requireAccountBinding=true", "watchNamespaces={team-a}"])
+deploy = one(docs, "Deployment", FULLNAME, NAMESPACE)
+check("--require-account-binding" in (args(deploy) if deploy else []) and find(docs, "ClusterRole", f"{FULLNAME}-accounts"),
+      "[requireAccountBinding with watchNamespaces] the flag, and the accounts ClusterRole")
+values = yaml.safe_load((CHART / "values.yaml").read_text())
+check(values.get("controller", {}).get("requireAccountBinding") is False, "[values.yaml] controller.requireAccountBinding defaults to false")
+
 # ------------------------------------------------------------------- values that must fail
 BAD = [
     ("replicaCount=-1", ["replicaCount=-1"]),
@@ -359,10 +420,43 @@ BAD = [
     ("controller.awsRateLimit=0.05 (string)", ["controller.awsRateLimit=0.05"]),
     ("controller.awsRateLimit=5000", ["controller.awsRateLimit=5000"]),
     ("controller.awsBurst=5000", ["controller.awsBurst=5000"]),
+    ("controller.requireAccountBinding=yes (string)", ["controller.requireAccountBinding=yes"]),
 ]
 for what, sets in BAD:
     proc = helm_template(sets)
     check(proc.returncode != 0, f"[bad values] {what} is refused", "helm template succeeded")
+
+# ------------------------------------------------------- tenants get nothing on LambdaAccounts
+# Over every combination rendered above: only the controller's own roles name lambdaaccounts,
+# they are bound to its ServiceAccount alone, and no role aggregates into the built-in
+# admin/edit/view roles (which namespace admins and tenants hold) with anything on them.
+def grants_accounts(role) -> bool:
+    return any(any(r_.split("/")[0] in ("lambdaaccounts", "*") for r_ in rule.get("resources", []))
+               and (set(rule.get("apiGroups", [])) & {GROUP, "*"}) for rule in role.get("rules") or [])
+
+
+bad_roles, bad_bindings, aggregated = [], [], []
+for name, objs in RENDERED.items():
+    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d for d in objs if d["kind"] in ("Role", "ClusterRole")}
+    for (kind, ns, rname), role in roles.items():
+        labels = role["metadata"].get("labels") or {}
+        agg = [k for k in labels if k.startswith("rbac.authorization.k8s.io/aggregate-to-")]
+        if agg:
+            aggregated.append(f"{name}: {kind} {rname} ({', '.join(agg)})")
+            if grants_accounts(role):
+                bad_roles.append(f"{name}: {kind} {rname} aggregates lambdaaccounts into {', '.join(agg)}")
+        if grants_accounts(role) and rname not in (FULLNAME, f"{FULLNAME}-accounts"):
+            bad_roles.append(f"{name}: {kind} {rname} grants lambdaaccounts")
+    for b in (d for d in objs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+        ref = b["roleRef"]
+        role = roles.get((ref["kind"], b["metadata"].get("namespace") if ref["kind"] == "Role" else None, ref["name"]))
+        if role and grants_accounts(role) and b.get("subjects") != [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]:
+            bad_bindings.append(f"{name}: {b['kind']} {b['metadata']['name']} binds {b.get('subjects')}")
+check(len(RENDERED) >= 10 and not bad_roles,
+      f"[tenancy] in all {len(RENDERED)} renders, only the controller's roles grant anything on lambdaaccounts, "
+      "and no aggregated (admin/edit/view) role does", "\n".join(bad_roles))
+check(not bad_bindings, "[tenancy] the roles that grant lambdaaccounts are bound to the controller's ServiceAccount only", "\n".join(bad_bindings))
+print(f"     (aggregated roles in the renders: {'; '.join(sorted(set(x.split(': ', 1)[1] for x in aggregated))) or 'none'})")
 
 # ---------------------------------------------------------------------------- examples/
 kinds_seen = {}

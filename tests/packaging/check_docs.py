@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Checks docs/iam-policy.json, docs/operating.md and docs/gitops/flux.md.
+"""Checks docs/iam-policy.json, docs/iam-trust-policy.json, docs/operating.md and
+docs/gitops/flux.md.
 
     check_docs.py REPO_ROOT
 
-The IAM policy must hold exactly the Lambda actions the controller calls, scoped as documented;
+The IAM policy must hold exactly the Lambda actions the controller calls and the STS actions it
+needs for account bindings' roles, scoped as documented; the target roles' trust policy example
+must trust the controller's role only, require an external ID and allow session tags;
 operating.md must cover what a platform team needs; every relative link must resolve; the YAML
 and JSON snippets in the docs must parse, and the Flux doc must show a Kustomization that
 health-checks EventSourceMappings. Prints ok/FAIL lines and "N passed, N failed".
@@ -34,6 +37,10 @@ def check(cond: bool, what: str, detail: str = "") -> None:
 
 # ------------------------------------------------------------------------------ IAM policy
 ESM_ARN = "arn:aws:lambda:*:*:event-source-mapping:*"
+# The roles of account bindings (LambdaAccount.spec.roleArn), by the naming convention
+# docs/operating.md ("Many accounts") documents.
+TARGET_ROLES = "arn:aws:iam::*:role/esm-controller-*"
+CONTROLLER_ROLE = "arn:aws:iam::123456789012:role/esm-controller"
 WANT = {
     "lambda:CreateEventSourceMapping": "*",
     "lambda:ListEventSourceMappings": "*",
@@ -43,7 +50,10 @@ WANT = {
     "lambda:TagResource": ESM_ARN,
     "lambda:UntagResource": ESM_ARN,
     "lambda:ListTags": ESM_ARN,
+    "sts:AssumeRole": TARGET_ROLES,
+    "sts:TagSession": TARGET_ROLES,
 }
+LAMBDA_PART = {a for a in WANT if a.startswith("lambda:")}
 try:
     policy = json.loads((ROOT / "docs/iam-policy.json").read_text())
 except Exception as e:  # noqa: BLE001
@@ -57,24 +67,73 @@ for st in policy.get("Statement", []):
     resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
     for a in actions:
         granted.setdefault(a, set()).update(resources)
-check(set(granted) == set(WANT), "IAM policy: exactly the Lambda actions the controller calls",
+check(set(granted) == set(WANT), "IAM policy: exactly the Lambda actions the controller calls, and sts:AssumeRole/TagSession",
       f"extra {sorted(set(granted) - set(WANT))}, missing {sorted(set(WANT) - set(granted))}")
 check(not any("*" in a for a in granted), "IAM policy: no wildcard actions")
 for action, resource in WANT.items():
     if action in granted:
         check(granted[action] == {resource}, f"IAM policy: {action} on {resource}", str(granted[action]))
+# A target role gets the Lambda statements only: no statement may mix Lambda and STS actions.
+mixed = [st.get("Sid") for st in policy.get("Statement", [])
+         if len({a.split(":")[0] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}) > 1]
+check(not mixed, "IAM policy: Lambda and STS actions in separate statements (target roles take the Lambda ones)", str(mixed))
+
+# ------------------------------------------------------------------- the target roles' trust
+try:
+    trust = json.loads((ROOT / "docs/iam-trust-policy.json").read_text())
+except Exception as e:  # noqa: BLE001
+    trust = {}
+    check(False, "docs/iam-trust-policy.json is valid JSON", str(e))
+check(trust.get("Version") == "2012-10-17", "trust policy: Version 2012-10-17")
+trust_by_action: dict[str, list[dict]] = {}
+for st in trust.get("Statement", []):
+    check(st.get("Effect") == "Allow", f"trust policy: statement {st.get('Sid')} is an Allow")
+    check(st.get("Principal") == {"AWS": CONTROLLER_ROLE}, f"trust policy: statement {st.get('Sid')} trusts only the controller's role",
+          str(st.get("Principal")))
+    for a in st["Action"] if isinstance(st["Action"], list) else [st["Action"]]:
+        trust_by_action.setdefault(a, []).append(st)
+check(set(trust_by_action) == {"sts:AssumeRole", "sts:TagSession"}, "trust policy: allows exactly sts:AssumeRole and sts:TagSession",
+      str(sorted(trust_by_action)))
+check(bool(trust_by_action.get("sts:AssumeRole")) and all(
+    (st.get("Condition") or {}).get("StringEquals", {}).get("sts:ExternalId") for st in trust_by_action["sts:AssumeRole"]),
+      "trust policy: sts:AssumeRole requires an sts:ExternalId (StringEquals)")
+ext_id = next(iter((st.get("Condition") or {}).get("StringEquals", {}).get("sts:ExternalId", "")
+                   for st in trust_by_action.get("sts:AssumeRole", [])), "")
+check(bool(re.fullmatch(r"[\w+=,.@:/-]{2,1224}", ext_id)), f"trust policy: the external ID {ext_id!r} is one LambdaAccount.spec.externalId accepts")
 
 # ---------------------------------------------------------------------------- operating.md
 op = (ROOT / "docs/operating.md").read_text()
 headings = re.findall(r"^#{2,3} (.+)$", op, re.M)
 for needed in ("Install with Helm", "IRSA", "EKS Pod Identity", "The IAM policy", "Health endpoints",
-               "Metrics", "Logs", "GitOps", "Upgrading, and the CRD", "Uninstalling"):
+               "Metrics", "Logs", "GitOps", "Upgrading, and the CRD", "Uninstalling", "Many accounts"):
     check(any(needed in h for h in headings), f"operating.md has a section on {needed}")
 for path in ("/healthz", "/readyz", "/metrics"):
     check(path in op, f"operating.md documents {path}")
 check("eks.amazonaws.com/role-arn" in op, "operating.md shows the IRSA annotation")
 check("create-pod-identity-association" in op, "operating.md shows the Pod Identity association")
 check("helm.sh/resource-policy: keep" in op, "operating.md explains that uninstall keeps the CRD")
+
+# "Many accounts": what the code does, named as the code names it.
+many = op.split("## Many accounts", 1)[1].split("\n## ", 1)[0] if "## Many accounts" in op else ""
+for term, why in (
+    ("iam-trust-policy.json", "links the target roles' trust policy"),
+    ("iam-policy.json", "links the controller's policy"),
+    ("--require-account-binding", "documents --require-account-binding"),
+    ("controller.requireAccountBinding", "documents the chart value"),
+    ("esm-controller@", "names the STS session name (CloudTrail)"),
+    ("lambda.esm-controller.dev/in-use", "names the binding's finalizer"),
+    ("status.account", "says where a mapping's account is recorded"),
+    ("status.resources", "says where a binding counts its users"),
+    ("deletionPolicy: Retain", "explains moving a mapping with Retain"),
+    ("kubernetes.io/metadata.name", "recommends selecting on a label only cluster admins set"),
+    ("DeleteBlocked", "explains DeleteBlocked"),
+    ("account=\"own\"", "shows the metric's account label"),
+):
+    check(term in many, f"operating.md Many accounts: {why} ({term})")
+src_reasons = set(re.findall(r'"(Account[A-Za-z]+|NoAccount)"', (ROOT / "src/plan/account.rs").read_text()))
+doc_reasons = set(re.findall(r"^\| `(Account[A-Za-z]+|NoAccount)` \|", many, re.M))
+check(bool(src_reasons) and src_reasons == doc_reasons, "operating.md Many accounts: the stall reasons table lists exactly src/plan/account.rs's reasons",
+      f"in the code only: {sorted(src_reasons - doc_reasons)}; in the docs only: {sorted(doc_reasons - src_reasons)}")
 
 
 def fenced(text: str, lang: str) -> list[str]:

@@ -150,13 +150,17 @@ echo "$out"
 tally "$out" "check_chart.py"
 
 step "CRD copy in the chart"
-crd_src="$ROOT/crds/lambda.esm-controller.dev_eventsourcemappings.yaml"
-crd_copy="$CHART/files/crds/lambda.esm-controller.dev_eventsourcemappings.yaml"
-if cmp -s "$crd_src" "$crd_copy"; then
-  ok "charts/esm-controller/files/crds/ equals crds/ byte for byte"
-else
-  bad "the chart's CRD copy differs from crds/: cp crds/*.yaml charts/esm-controller/files/crds/"
-fi
+for crd_src in "$ROOT"/crds/*.yaml; do
+  crd_copy="$CHART/files/crds/$(basename "$crd_src")"
+  if cmp -s "$crd_src" "$crd_copy"; then
+    ok "charts/esm-controller/files/crds/$(basename "$crd_src") equals crds/ byte for byte"
+  else
+    bad "the chart's copy of $(basename "$crd_src") differs from crds/ (or is missing): cp crds/*.yaml charts/esm-controller/files/crds/"
+  fi
+done
+for kind in eventsourcemappings lambdaaccounts; do
+  [[ -f "$CHART/files/crds/lambda.esm-controller.dev_$kind.yaml" ]] && ok "the chart ships the $kind CRD" || bad "the chart does not ship the $kind CRD"
+done
 extra="$(comm -3 <(cd "$ROOT/crds" && ls ./*.yaml) <(cd "$CHART/files/crds" && ls ./*.yaml))"
 [[ -z "$extra" ]] && ok "the chart ships the same set of CRD files as crds/" || bad "CRD files differ between crds/ and the chart: $extra"
 
