@@ -264,3 +264,24 @@ async fn adopt_existing_refuses_a_mapping_another_resource_owns() {
     assert!(h.ready_message().contains("other/orders"));
     assert_eq!(writes(&h), seeded);
 }
+
+#[tokio::test]
+async fn a_spec_change_made_while_lambda_is_busy_is_not_reported_as_drift() {
+    let mut h = Harness::new();
+    h.apply(sqs(json!({"batchSize": 5})));
+    h.reconcile().await.unwrap(); // finalizer (and create, when the patch doubles as the read)
+    h.reconcile().await.unwrap();
+    assert_eq!(h.calls("CreateEventSourceMapping"), 1);
+    // Still Creating: the change waits, and the status of that wait is for the new generation.
+    h.apply(sqs(json!({"batchSize": 7})));
+    h.reconcile().await.unwrap();
+    h.clock.advance(Duration::from_secs(2));
+    h.settle().await;
+    assert_eq!(h.mappings()[0]["BatchSize"], 7);
+    assert!(
+        !h.event_reasons().contains(&"DriftDetected".to_string()),
+        "{:?}",
+        h.event_reasons()
+    );
+    assert!(h.status()["drift"].is_null());
+}

@@ -20,20 +20,6 @@ fn arn_account(arn: &str) -> Option<&str> {
         .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A digest of the spec with spec.suspend left out (FNV-1a of its JSON: stable across
-/// releases that do not change the spec's shape).
-fn spec_digest(esm: &EventSourceMapping) -> String {
-    let mut spec = esm.spec.clone();
-    spec.suspend = false;
-    let text = serde_json::to_string(&spec).unwrap_or_default();
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    format!("{hash:016x}")
-}
-
 /// The status being built during one reconcile, compared with what was there before.
 pub struct Report<'a> {
     esm: &'a EventSourceMapping,
@@ -115,7 +101,9 @@ impl<'a> Report<'a> {
     }
 
     pub(crate) fn verdict(&mut self, verdict: &Verdict) {
-        self.status.ready_spec_digest = verdict.is_ready().then(|| spec_digest(self.esm));
+        self.status.ready_spec_digest = verdict
+            .is_ready()
+            .then(|| crate::plan::desired::spec_digest(&self.esm.spec));
         let now = Time(jiff::Timestamp::now());
         self.status.observed_generation = self.esm.metadata.generation;
         self.status.conditions = verdict::conditions(
@@ -134,7 +122,8 @@ impl<'a> Report<'a> {
         let now = Time(jiff::Timestamp::now());
         let generation = self.esm.metadata.generation;
         let before = &self.before;
-        let ready_now = before.ready_spec_digest.as_deref() == Some(&spec_digest(self.esm))
+        let ready_now = before.ready_spec_digest.as_deref()
+            == Some(&crate::plan::desired::spec_digest(&self.esm.spec))
             && before
                 .condition(verdict::READY)
                 .is_some_and(|c| c.status == "True");

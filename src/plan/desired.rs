@@ -141,17 +141,32 @@ pub(crate) struct Policy {
     pub observe: bool,
     /// spec.ignoreDrift: out-of-band changes of these fields are reported, not reverted.
     pub ignored: BTreeSet<Field>,
-    /// The spec generation this pass works for, and the one status last reported on: a
-    /// difference found while they are equal is drift (Lambda changed), not a spec change.
-    pub generation: Option<i64>,
-    pub observed_generation: Option<i64>,
+    /// The spec's digest ([`spec_digest`]) and the one Ready was last reached for
+    /// (status.readySpecDigest): a difference found while they are equal is drift (Lambda
+    /// changed), not a spec change on its way to Lambda.
+    pub spec_digest: Option<String>,
+    pub ready_spec_digest: Option<String>,
 }
 
 impl Policy {
-    /// Whether the spec is unchanged since the controller last reported on it.
+    /// Whether the mapping was Ready for exactly this spec, so that a difference now is drift.
     pub(crate) fn spec_unchanged(&self) -> bool {
-        self.generation.is_some() && self.generation == self.observed_generation
+        self.spec_digest.is_some() && self.spec_digest == self.ready_spec_digest
     }
+}
+
+/// A digest of the spec with spec.suspend left out (FNV-1a of its JSON: stable across releases
+/// that do not change the spec's shape).
+pub(crate) fn spec_digest(spec: &EventSourceMappingSpec) -> String {
+    let mut spec = spec.clone();
+    spec.suspend = false;
+    let text = serde_json::to_string(&spec).unwrap_or_default();
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
 }
 
 impl Desired {
@@ -192,8 +207,8 @@ impl Desired {
                     Field::ALL.into_iter().find(|f| f.spec_name() == name)
                 })
                 .collect(),
-            generation: None,
-            observed_generation: None,
+            spec_digest: None,
+            ready_spec_digest: None,
         };
         Ok(Self {
             region: region.to_string(),

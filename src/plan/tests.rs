@@ -1207,12 +1207,12 @@ fn tags_digest_changes_with_any_tag() {
 
 // ---------------------------------------------------------------- management policies (#13)
 
-/// A desired state for a spec whose generation is `generation` and whose status last reported
-/// on `observed`.
-fn desired_at(spec: &EventSourceMappingSpec, generation: i64, observed: i64) -> Desired {
+/// A desired state for a spec of "generation" `generation`, whose Ready was last reached for
+/// "generation" `ready` (equal: Ready for this very spec).
+fn desired_at(spec: &EventSourceMappingSpec, generation: i64, ready: i64) -> Desired {
     let mut d = desired(spec);
-    d.policy.generation = Some(generation);
-    d.policy.observed_generation = Some(observed);
+    d.policy.spec_digest = Some(format!("spec-{generation}"));
+    d.policy.ready_spec_digest = Some(format!("spec-{ready}"));
     d
 }
 

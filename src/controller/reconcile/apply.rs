@@ -133,9 +133,11 @@ impl<C: Connect> Pass<'_, C> {
         let owner = Owner::of(esm, &self.ctx.settings.cluster_name);
         let mut desired = Desired::from_spec(&esm.spec, owner.clone(), region.name(), now_epoch())
             .map_err(|e| Verdict::stalled("InvalidSpec", e.to_string()))?;
-        desired.policy.generation = esm.metadata.generation;
-        desired.policy.observed_generation =
-            esm.status.as_ref().and_then(|s| s.observed_generation);
+        desired.policy.spec_digest = Some(plan::desired::spec_digest(&esm.spec));
+        desired.policy.ready_spec_digest = esm
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_spec_digest.clone());
         let tags_digest = desired.tags_digest();
         let lane = self.ctx.lane(&LaneKey {
             account: account.clone()?,
