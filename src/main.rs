@@ -386,6 +386,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let serving = http::serve(listener, metrics.clone(), readiness.clone(), stopped());
     tokio::spawn(serving);
 
+    // The account bindings' and namespaces' caches are filled before the first resource
+    // resolves its account, and before the lease is taken: a standby warms them too, and a
+    // leader must not spend its renew deadline waiting for them. Their watches only read.
+    let (accounts, bindings) = watch_accounts(&client, !args.require_account_binding).await;
     let elector = match timing {
         Some(timing) => {
             let elector = elector(&args, client, timing)?;
@@ -414,9 +418,6 @@ async fn run(args: RunArgs) -> Result<(), String> {
     );
     // Status, finalizer and Event writes are fenced like Lambda calls.
     let controller_client = kube_client(kube_config, leadership)?;
-    // The account bindings' caches are filled before the first resource resolves its account.
-    let (accounts, bindings) =
-        watch_accounts(&controller_client, !args.require_account_binding).await;
     let mut ctx = Context::new(controller_client, connector, settings)
         .with_metrics(metrics)
         .with_accounts(accounts);
