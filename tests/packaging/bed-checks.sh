@@ -164,13 +164,6 @@ EOF
   local fin
   fin="$(k -n "$ns" get esm "$esm" -o jsonpath='{.metadata.finalizers}')"
   [[ -n "$fin" ]] && ok "[$name] the controller set its finalizer ($fin)" || bad "[$name] no finalizer on the resource"
-  local reasons=""
-  for _ in $(seq 1 50); do
-    reasons="$(k -n "$ns" get events.events.k8s.io --field-selector "regarding.name=$esm" -o jsonpath='{range .items[*]}{.reason}{" "}{end}' 2>&1)"
-    [[ -n "$reasons" ]] && break
-    sleep 0.2
-  done
-  [[ -n "$reasons" ]] && ok "[$name] Events recorded on the resource: $reasons" || bad "[$name] no events.k8s.io Events for $esm"
   # Deletion: the controller deletes the mapping in Lambda, then removes its finalizer.
   k -n "$ns" delete esm "$esm" --wait=false >/dev/null
   if k -n "$ns" wait --for=delete "esm/$esm" --timeout=120s >/dev/null 2>&1; then
@@ -184,6 +177,15 @@ EOF
   else
     bad "[$name] mapping $uuid still in the emulator (or the emulator did not answer)"
   fi
+  # A first create publishes no Event (status says it); the deletion does: the chart's RBAC must
+  # let the controller create Events.
+  local reasons=""
+  for _ in $(seq 1 50); do
+    reasons="$(k -n "$ns" get events.events.k8s.io --field-selector "regarding.name=$esm" -o jsonpath='{range .items[*]}{.reason}{" "}{end}' 2>&1)"
+    [[ "$reasons" == *Deleted* ]] && break
+    sleep 0.2
+  done
+  [[ "$reasons" == *Deleted* ]] && ok "[$name] Events recorded on the resource: $reasons" || bad "[$name] no Deleted Event for $esm (got: $reasons)"
 }
 
 # poll WANT SECONDS kubectl-get-args...: until `kubectl get ARGS` prints WANT.
