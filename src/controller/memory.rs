@@ -275,12 +275,13 @@ impl Memory {
 
     /// The kept copy, if the metadata the watch saw last (`print`) is still the copy's: nothing
     /// a reconcile acts on changed since the API server returned it.
+    /// A copy the watch has seen change since is dropped: it will never be used.
     pub(crate) fn copy(&self, key: ObjectKey, print: u64) -> Option<Arc<EventSourceMapping>> {
         self.existing(key, |r| {
-            r.copy
-                .as_ref()
-                .filter(|c| c.print == print)
-                .map(|c| c.object.clone())
+            if r.copy.as_ref().is_some_and(|c| c.print != print) {
+                r.copy = None;
+            }
+            r.copy.as_ref().map(|c| c.object.clone())
         })
     }
 

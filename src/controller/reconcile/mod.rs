@@ -150,9 +150,12 @@ pub async fn reconcile<C: Connect>(
         && esm.metadata.deletion_timestamp.is_none()
         && esm.finalizers().iter().any(|f| f == FINALIZER)
         && matches!(outcome, None | Some("progressing"));
+    // A pass that wrote nothing keeps the copy it started from, if it had one; a copy is not
+    // made of an object merely read: after a restart every resource is read once while it waits
+    // for its lane's first sweep, and 10,000 copies would double the controller's memory.
     match lock(&latest).take() {
         Some(written) if in_progress => ctx.memory.keep_copy(key, written),
-        None if in_progress => ctx.memory.keep_copy(key, Arc::unwrap_or_clone(esm)),
+        None if in_progress => {}
         _ => ctx.memory.drop_copy(key),
     }
     result
