@@ -213,7 +213,15 @@ pub async fn watch_accounts(
             })
         })
         .try_flatten();
-    let controller = Controller::for_stream(binding_events, bindings.clone());
+    // The watch runs in its own task, so that the cache fills now: the controller polls its
+    // stream only once it runs, after this function returns, and waiting for the cache below
+    // would otherwise always wait the whole timeout.
+    let (events_tx, events_rx) = futures::channel::mpsc::unbounded();
+    tokio::spawn(binding_events.for_each(move |event| {
+        let _ = events_tx.unbounded_send(event);
+        futures::future::ready(())
+    }));
+    let controller = Controller::for_stream(events_rx, bindings.clone());
     // Both caches must be filled before the first resource resolves its account.
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = bindings.wait_until_ready().await;
