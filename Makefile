@@ -34,8 +34,10 @@ demo:
 crds:
 	cargo run --locked -q -- crd --write .
 
-## Benchmark against the test bed: make bench N=1000 MODE=list (or MODE=get).
+## Benchmark against the test bed: make bench N=1000 MODE=list (or MODE=get) ACCOUNTS=1
+## (N resources in each of ACCOUNTS accounts).
 N ?= 1000
 MODE ?= list
+ACCOUNTS ?= 1
 bench:
-	@bash scripts/bench.sh $(N) $(MODE)
+	@bash scripts/bench.sh $(N) $(MODE) $(ACCOUNTS)
