@@ -293,8 +293,9 @@ docs, _ = render("no-crds", ["crds.install=false"])
 check(not find(docs, "CustomResourceDefinition"), "[crds.install=false] no CRD rendered")
 check("Deployment" in kinds(docs), "[crds.install=false] the rest is still rendered")
 docs, _ = render("crds-no-keep", ["crds.keep=false"])
-crd = one(docs, "CustomResourceDefinition")
-check("helm.sh/resource-policy" not in (crd.get("metadata", {}).get("annotations") or {}), "[crds.keep=false] no keep annotation")
+crds = find(docs, "CustomResourceDefinition")
+check(len(crds) == len(list((ROOT / "crds").glob("*.yaml"))), "[crds.keep=false] every CRD of crds/ rendered", f"found {len(crds)}")
+check(all("helm.sh/resource-policy" not in (c.get("metadata", {}).get("annotations") or {}) for c in crds), "[crds.keep=false] no keep annotation")
 
 # ------------------------------------------------------------------- IRSA, region, settings
 docs, _ = render("irsa", [], values_yaml="""
