@@ -61,6 +61,12 @@ def tag_resource(ctx, arn: str, tags: dict[str, str]) -> None:
     ctx.emu._call("POST", path, {"Tags": tags}, base=ctx.emu.lambda_endpoint)
 
 
+def keep(bed, label: str, obj: dict) -> None:
+    """Saves a live object in the e2e work dir (for tests/packaging/kstatus/testdata and the
+    Argo CD health samples, which mirror them)."""
+    (bed.work / f"policies-{label}.json").write_text(json.dumps(obj, indent=2))
+
+
 @pytest.fixture
 def ctx(emu_ctx):
     """The module's context; every resource a test made is deleted after it."""
@@ -68,7 +74,7 @@ def ctx(emu_ctx):
     emu_ctx.delete_all()
 
 
-def test_suspend_makes_no_lambda_call_and_unsuspend_applies(ctx):
+def test_suspend_makes_no_lambda_call_and_unsuspend_applies(ctx, bed):
     name = "suspended"
     src = sqs_arn(unique("q-suspend"))
     spec = {"eventSourceARN": src, "functionName": ctx.function, "batchSize": 5}
@@ -83,6 +89,7 @@ def test_suspend_makes_no_lambda_call_and_unsuspend_applies(ctx):
     assert condition(obj, "Ready")["status"] == "True", obj["status"]
     assert cond_status(obj, "Reconciling") is None and cond_status(obj, "Stalled") is None, obj["status"]
     assert status(obj)["uuid"] == uuid and status(obj)["state"] == "Enabled"
+    keep(bed, "suspended-ready", obj)
 
     # No Lambda call for it while suspended, not even to fix drift.
     seq = last_seq(ctx)
@@ -106,6 +113,7 @@ def test_suspend_makes_no_lambda_call_and_unsuspend_applies(ctx):
     assert condition(obj, "Stalled")["reason"] == "Suspended", obj["status"]
     assert condition(obj, "Ready")["status"] == "False"
     assert cond_status(obj, "Suspended") == "True" and cond_status(obj, "Reconciling") is None
+    keep(bed, "suspended-after-change", obj)
     time.sleep(4)
     assert calls_naming(ctx, uuid, seq) == [] and delta(before, write_counts(ctx)) == {}
     assert ctx.emu.mapping(uuid)["BatchSize"] == 9
@@ -127,7 +135,7 @@ def test_suspend_makes_no_lambda_call_and_unsuspend_applies(ctx):
     assert ctx.emu.mappings_for(src) == [], "deleting a suspended resource left its mapping"
 
 
-def test_observe_reports_never_writes_takes_over_and_releases(ctx):
+def test_observe_reports_never_writes_takes_over_and_releases(ctx, bed):
     name = "observed"
     src = sqs_arn(unique("q-observe"))
     # A mapping made by someone else (another tool, the console).
@@ -144,6 +152,7 @@ def test_observe_reports_never_writes_takes_over_and_releases(ctx):
     assert status(obj)["state"] == "Enabled"
     assert status(obj)["drift"] == ["batchSize"], obj["status"]
     assert "batchSize" in condition(obj, "Ready")["message"]
+    keep(bed, "observed", obj)
     ctx.wait_event(name, "Observing")
     ev = ctx.wait_event(name, "DriftDetected")
     assert ev["type"] == "Warning" and "batchSize" in ev.get("note", ""), ev
@@ -193,7 +202,7 @@ def test_observe_with_nothing_to_observe_stalls_and_creates_nothing(ctx):
     assert delta(before, write_counts(ctx)) == {} and ctx.emu.mappings_for(src) == []
 
 
-def test_ignored_drift_is_reported_once_not_reverted_and_a_spec_change_applies(ctx):
+def test_ignored_drift_is_reported_once_not_reverted_and_a_spec_change_applies(ctx, bed):
     name = "on-call-knob"
     src = sqs_arn(unique("q-ignore"))
     spec = {"eventSourceARN": src, "functionName": ctx.function, "batchSize": 5, "ignoreDrift": ["batchSize"]}
@@ -209,6 +218,7 @@ def test_ignored_drift_is_reported_once_not_reverted_and_a_spec_change_applies(c
     obj = ctx.wait(name, lambda o: status(o).get("drift") == ["batchSize"], "drift reported")
     assert condition(obj, "Ready")["status"] == "True"
     assert condition(obj, "Ready")["reason"] == "DriftIgnored", obj["status"]
+    keep(bed, "drift-ignored", obj)
     ev = ctx.wait_event(name, "DriftDetected")
     assert ev["type"] == "Warning" and "batchSize" in ev.get("note", ""), ev
     time.sleep(8)  # a few resyncs and sweeps

@@ -221,7 +221,7 @@ local cases = {
   },
   {
     name = "ignoreDrift: Ready, reason DriftIgnored",
-    obj = esm(2, status("ready", "DriftIgnored", "batchSize differs in Lambda and is in spec.ignoreDrift", 2,
+    obj = esm(2, status("ready", "DriftIgnored", "the mapping is Enabled; it differs from the spec in batchSize, which spec.ignoreDrift leaves as changed outside the controller", 2,
       { uuid = UUID, state = "Enabled", drift = { "batchSize" } })),
     want = "Healthy",
     message = "DriftIgnored",
