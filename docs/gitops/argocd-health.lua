@@ -1,12 +1,15 @@
 -- Argo CD health check for lambda.esm-controller.dev/EventSourceMapping.
 --
--- esm-controller writes kstatus-style conditions (Ready, Reconciling, Stalled) and
+-- esm-controller writes kstatus-style conditions (Ready, Reconciling, Stalled, Suspended) and
 -- status.observedGeneration. This maps them to Argo CD health:
 --   * no status yet, or a status for an older generation  -> Progressing
 --   * being deleted (the controller waits for Lambda)      -> Progressing
+--   * spec.suspend: true and a Suspended=True condition   -> Suspended, with Ready's message
+--                                                             if still Ready for this spec,
+--                                                             else Stalled's (reason Suspended)
 --   * Stalled=True (Conflict, DisabledByLambda, InvalidParameter, AccessDenied, ...)
 --                                                          -> Degraded, with Stalled's message
---   * Ready=True                                           -> Healthy
+--   * Ready=True (also Observed, DriftIgnored)            -> Healthy
 --   * anything else (Creating, Updating, Waiting, Retrying) -> Progressing, with the
 --                                                             Reconciling or Ready message
 -- Written for Lua 5.1 (Argo CD runs gopher-lua); tested with lua5.1 and lua5.4 by
@@ -44,6 +47,29 @@ end
 if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
   hs.message = "Deleting: waiting for the controller to remove the Lambda mapping"
+  return hs
+end
+
+-- spec.suspend: true, and the controller has said so (a Suspended=True condition). Checked
+-- before the generation: a suspended resource waits for no controller, whatever its status
+-- says. Argo CD shows it Suspended (as it does a suspended CronJob), neither Progressing for
+-- ever nor Degraded. A Suspended condition left from before spec.suspend went back to false
+-- is ignored (the generation check below then waits for the controller).
+local suspended = nil
+if obj.status ~= nil and obj.status.conditions ~= nil and obj.spec ~= nil and obj.spec.suspend == true then
+  suspended = condition(obj.status.conditions, "Suspended")
+end
+if suspended ~= nil and suspended.status == "True" then
+  local ready = condition(obj.status.conditions, "Ready")
+  local stalled = condition(obj.status.conditions, "Stalled")
+  hs.status = "Suspended"
+  if ready ~= nil and ready.status == "True" then
+    hs.message = "Suspended, Ready for this spec: " .. describe(ready, "Ready")
+  elseif stalled ~= nil and stalled.status == "True" then
+    hs.message = describe(stalled, describe(suspended, "Suspended"))
+  else
+    hs.message = describe(suspended, "Suspended")
+  end
   return hs
 end
 

@@ -8,7 +8,8 @@
 # Static part: helm lint --strict; helm template for the main value combinations with
 # assertions (check_chart.py), including values the schema must refuse; the chart's CRD copy
 # equals crds/ byte for byte; the Argo CD Lua health check against sample statuses (lua5.1,
-# as Argo CD's gopher-lua, and lua5.4) and its ConfigMap snippet embeds it verbatim; the IAM
+# as Argo CD's gopher-lua, and lua5.4) and its ConfigMap snippet embeds it verbatim; kstatus
+# (the real sigs.k8s.io/cli-utils library, built by kstatus.sh) on sample statuses; the IAM
 # policy parses and holds exactly the documented actions; every shell command in README.md and
 # docs/ is covered (doc_commands.py: run, dry-run, or exempt with a reason) and the helm, make,
 # cargo, aws and docker ones are checked (helm template with the command's own --set flags).
@@ -179,6 +180,11 @@ sys.exit(0 if cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == "argocd-cm
 PY
 then ok "argocd-cm-snippet.yaml embeds argocd-health.lua verbatim under resource.customizations.health.lambda.esm-controller.dev_EventSourceMapping"
 else bad "docs/gitops/argocd-cm-snippet.yaml does not embed docs/gitops/argocd-health.lua verbatim"; fi
+
+step "kstatus (sigs.k8s.io/cli-utils, as Flux and kpt compute it)"
+out="$(bash "$HERE/kstatus.sh" 2>&1)" || true
+echo "$out"
+tally "$out" "kstatus.sh"
 
 step "IAM policy and docs"
 out="$(python3 "$HERE/check_docs.py" "$ROOT" 2>&1)" || true

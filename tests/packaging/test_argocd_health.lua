@@ -71,6 +71,34 @@ end
 
 local UUID = "6d1b2c3a-7f10-4e0e-9a51-3c2b8e1f0a42"
 
+local SUSPENDED_MESSAGE = "spec.suspend is true: the controller makes no Lambda call for this resource; status shows the mapping as last seen"
+
+-- A resource with spec.suspend: true, as src/controller/report.rs `suspended` writes it: the
+-- Ready condition kept from the generation it was reached for (`ready_generation`), or, after
+-- a spec change, the verdict "stalled" with reason Suspended; plus Suspended=True; and
+-- status.observedGeneration at the current generation.
+local function suspended_esm(generation, ready_generation, suspend)
+  local conds
+  if ready_generation ~= nil then
+    conds = conditions("ready", "Enabled", "the mapping is Enabled and matches the spec", ready_generation)
+  else
+    conds = conditions("stalled", "Suspended", SUSPENDED_MESSAGE, generation)
+  end
+  table.insert(conds, {
+    type = "Suspended", status = "True", reason = "Suspended", message = SUSPENDED_MESSAGE,
+    observedGeneration = generation, lastTransitionTime = "2026-11-21T10:00:00Z",
+  })
+  local o = esm(generation, { observedGeneration = generation, conditions = conds, uuid = UUID, state = "Enabled" })
+  o.spec.suspend = suspend
+  return o
+end
+
+-- spec.suspend set back to false, the controller not there yet: the old status, Suspended
+-- condition included, for an older generation.
+local unsuspended_stale = suspended_esm(4, 2, true)
+unsuspended_stale.metadata.generation = 5
+unsuspended_stale.spec.suspend = nil
+
 local cases = {
   {
     name = "Ready (Enabled, current generation)",
@@ -152,6 +180,57 @@ local cases = {
       { deletionTimestamp = "2026-11-21T10:05:00Z" }),
     want = "Progressing",
     message = "Deleting",
+  },
+  {
+    name = "suspended right after it was Ready (Ready kept for this spec)",
+    obj = suspended_esm(3, 2, true),
+    want = "Suspended",
+    message = "Ready for this spec",
+  },
+  {
+    name = "suspended, then the spec changed (Stalled, reason Suspended)",
+    obj = suspended_esm(4, nil, true),
+    want = "Suspended",
+    message = "Suspended: spec.suspend is true",
+  },
+  {
+    name = "suspended with a float generation",
+    obj = suspended_esm(3.0, 2.0, true),
+    want = "Suspended",
+    message = "Enabled",
+  },
+  {
+    name = "spec.suspend back to false, the old Suspended condition not yet replaced",
+    obj = unsuspended_stale,
+    want = "Progressing",
+    message = "observe generation 5",
+  },
+  {
+    name = "Suspended condition but no spec.suspend (a stale status is not trusted)",
+    obj = suspended_esm(4, nil, nil),
+    want = "Degraded",
+    message = "Suspended",
+  },
+  {
+    name = "Observe: Ready, reason Observed, with drift listed",
+    obj = esm(1, status("ready", "Observed",
+      "observing mapping " .. UUID .. " (Enabled); managementPolicy is Observe, so nothing is written to Lambda; it differs from the spec in batchSize", 1,
+      { uuid = UUID, state = "Enabled", drift = { "batchSize" } })),
+    want = "Healthy",
+    message = "Observed: observing mapping",
+  },
+  {
+    name = "ignoreDrift: Ready, reason DriftIgnored",
+    obj = esm(2, status("ready", "DriftIgnored", "the mapping is Enabled; it differs from the spec in batchSize, which spec.ignoreDrift leaves as changed outside the controller", 2,
+      { uuid = UUID, state = "Enabled", drift = { "batchSize" } })),
+    want = "Healthy",
+    message = "DriftIgnored",
+  },
+  {
+    name = "Observe with nothing to observe (Stalled NothingToObserve)",
+    obj = esm(1, status("stalled", "NothingToObserve", "no mapping to observe", 1)),
+    want = "Degraded",
+    message = "NothingToObserve",
   },
   {
     name = "float generations, as gopher-lua decodes JSON numbers",
