@@ -154,6 +154,8 @@ mod tests {
                 ("State", 0),
                 ("Ready", 0),
                 ("Function", 0),
+                ("Suspended", 1),
+                ("Policy", 1),
                 ("Source", 1),
                 ("Age", 0)
             ]

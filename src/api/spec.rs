@@ -44,6 +44,20 @@ use super::patterns;
     ),
     printcolumn(name = "Function", type_ = "string", json_path = ".spec.functionName"),
     printcolumn(
+        name = "Suspended",
+        type_ = "boolean",
+        json_path = ".spec.suspend",
+        description = "spec.suspend: the controller makes no Lambda call",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Policy",
+        type_ = "string",
+        json_path = ".spec.managementPolicy",
+        description = "spec.managementPolicy: Full, or Observe (never writes)",
+        priority = 1
+    ),
+    printcolumn(
         name = "Source",
         type_ = "string",
         json_path = ".spec.eventSourceARN",

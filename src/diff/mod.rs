@@ -245,6 +245,20 @@ pub(crate) fn conclude(prepared: Prepared, observed: &Observed) -> ResourceDiff 
         status,
         ..
     } = prepared;
+    // The policies that make the controller send nothing at all.
+    if spec.suspend || spec.management_policy == crate::api::ManagementPolicy::Observe {
+        base.action = Verdict::NoChange;
+        base.message = Some(if spec.suspend {
+            "spec.suspend is true: the controller makes no Lambda call for this resource".into()
+        } else {
+            "managementPolicy is Observe: the controller never writes to Lambda for this resource"
+                .into()
+        });
+        if let Observed::Found { mapping, .. } = observed {
+            base.uuid = Some(mapping.uuid.clone());
+        }
+        return base;
+    }
     let (mapping, tags) = match observed {
         Observed::Nothing => {
             base.action = Verdict::Create;

@@ -537,3 +537,23 @@ fn lambda_values_are_shown_with_spec_keys() {
             "consumerGroupID": "g", "endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["b:9092"]}})
     );
 }
+
+#[test]
+fn suspended_and_observed_resources_would_change_nothing() {
+    for extra in [
+        json!({"suspend": true}),
+        json!({"managementPolicy": "Observe"}),
+    ] {
+        let mut spec = sqs(json!({"batchSize": 50}));
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        let manifest = esm(spec);
+        let stored = stored(sqs(json!({})), json!({}));
+        let prepared = prepare("m.yaml", &manifest, Some(&stored), None, NOW).unwrap();
+        let d = conclude(prepared, &found(live(json!({}))));
+        assert_eq!(d.action, Verdict::NoChange, "{d:#?}");
+        assert!(d.changes.is_empty());
+        assert!(d.message.is_some());
+    }
+}

@@ -45,9 +45,10 @@ def test_get_prints_our_columns(emu_ctx):
 
     wide = ctx.k("get", "esm", "-n", ctx.ns, "-o", "wide").stdout
     wlines = wide.splitlines()
-    assert wlines[0].split() == ["NAME", "UUID", "STATE", "READY", "FUNCTION", "SOURCE", "AGE"], wide
+    assert wlines[0].split() == ["NAME", "UUID", "STATE", "READY", "FUNCTION", "SUSPENDED", "POLICY", "SOURCE",
+                                 "AGE"], wide
     wrow = next(l for l in wlines[1:] if l.split()[0] == name).split()
-    assert wrow[5] == src, wide
+    assert wrow[7] == src, wide
 
     # The category and the full names work too.
     assert name in ctx.k("get", "aws", "-n", ctx.ns).stdout

@@ -325,20 +325,60 @@ impl<C: Connect> Pass<'_, C> {
 
     /// The next step, and what the observation says for status.
     fn plan(&mut self, target: &Target<C::Port>, observation: &Observation) -> Plan {
-        let plan = plan::plan(&target.desired, &self.report.status, &observation.observed);
-        if let Observed::Found { mapping, tags } = &observation.observed {
+        let observed = self.taken_over_as_tagged(target, observation);
+        let plan = plan::plan(&target.desired, &self.report.status, &observed);
+        if let Observed::Found { mapping, tags } = &observed {
             if self.report.status.state != mapping.state {
                 // Lambda moved on: wait a short time again for the next step.
                 self.ctx.memory.reset(self.key, Track::Busy);
             }
             self.report.record_mapping(&target.lane.key, mapping);
             self.report.status.create_requested_at = None;
-            if plan.action == Action::None && tags.is_some() {
-                // Tags were read and needed no change.
+            if plan.action == Action::None && tags.is_some() && !target.desired.policy.observe {
+                // Tags were read and needed no change (Observe compares none).
                 self.report.status.tags_digest = Some(target.tags_digest.clone());
             }
         }
         plan
+    }
+}
+
+impl<C: Connect> Pass<'_, C> {
+    /// A mapping just taken over (adopt-uuid, adopt-existing, or Observe switched to Full by
+    /// its first write) whose tags already hold every tag of the spec is taken as it is
+    /// tagged: its other tags (the previous manager's) stay, and the controller's ownership
+    /// tags are not added. Those tags exist to find a mapping whose Create outcome is unknown;
+    /// a mapping taken over was never created by us. So taking over a mapping that matches
+    /// the spec makes no Lambda write at all; the tags are brought in line (ownership tags
+    /// included) the next time the spec's tags change.
+    fn taken_over_as_tagged(
+        &mut self,
+        target: &Target<C::Port>,
+        observation: &Observation,
+    ) -> Observed {
+        let taken_over = !target.desired.policy.observe
+            && matches!(
+                observation.discovery,
+                Discovery::Adopted | Discovery::Matched
+            );
+        if let (
+            true,
+            Observed::Found {
+                mapping,
+                tags: Some(live),
+            },
+        ) = (taken_over, &observation.observed)
+        {
+            let wanted = self.esm.spec.tags.clone().unwrap_or_default();
+            if wanted.iter().all(|(k, v)| live.get(k) == Some(v)) {
+                self.report.status.tags_digest = Some(target.tags_digest.clone());
+                return Observed::Found {
+                    mapping: mapping.clone(),
+                    tags: None,
+                };
+            }
+        }
+        observation.observed.clone()
     }
 }
 
