@@ -385,3 +385,33 @@ impl<C: Connect> Pass<'_, C> {
 fn now_epoch() -> f64 {
     jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_match_that_cannot_be_taken_stalls_naming_every_candidate() {
+        let several = Discovery::Ambiguous(vec!["uuid-1".into(), "uuid-2".into()]);
+        let verdict = unusable_match(&several).expect("several matches stall");
+        assert_eq!(verdict.reason(), "AmbiguousMatch");
+        assert!(
+            verdict.message().contains("uuid-1, uuid-2"),
+            "{}",
+            verdict.message()
+        );
+        assert!(verdict.message().contains(ADOPT_ANNOTATION));
+        let owned = Discovery::OwnedElsewhere {
+            uuid: "uuid-3".into(),
+            owner: "team-b/orders".into(),
+        };
+        let verdict = unusable_match(&owned).expect("another owner's mapping stalls");
+        assert_eq!(verdict.reason(), "OwnedElsewhere");
+        assert!(
+            verdict.message().contains("uuid-3") && verdict.message().contains("team-b/orders")
+        );
+        for usable in [Discovery::Matched, Discovery::Adopted, Discovery::Recorded] {
+            assert!(unusable_match(&usable).is_none());
+        }
+    }
+}
