@@ -145,7 +145,8 @@ async fn busy_states_are_waited_out_without_error_or_update() {
     assert_eq!(h.calls("UpdateEventSourceMapping"), 0);
     assert_eq!(
         h.condition("Reconciling"),
-        ("True".into(), "Waiting".into())
+        ("True".into(), "Creating".into()),
+        "still Creating reads as the create did"
     );
     assert_eq!(h.condition("Stalled").0, "Absent");
     h.clock.advance(Duration::from_secs(30));
