@@ -282,7 +282,9 @@ fn main() -> ExitCode {
     match Command::parse() {
         Command::Crd { write } => match write {
             None => {
-                print!("{}", esm_controller::api::crd_yaml());
+                // A reader that stops early (`| grep -q`, `| head`) is not an error.
+                use std::io::Write;
+                let _ = std::io::stdout().write_all(esm_controller::api::crd_yaml().as_bytes());
                 ExitCode::SUCCESS
             }
             Some(root) => write_crds(&root),
