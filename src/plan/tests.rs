@@ -551,11 +551,18 @@ fn busy_states_wait_without_writing() {
             p.verdict
         );
         // Still Creating reads exactly as the create did, so that status does not change.
-        let want = if state == "Creating" { "Creating" } else { "Waiting" };
+        let want = if state == "Creating" {
+            "Creating"
+        } else {
+            "Waiting"
+        };
         assert_eq!(p.verdict.reason(), want, "{state}");
     }
     let create = plan_for(&sqs_spec(), &Observed::Nothing);
-    let still = plan_for(&sqs_spec(), &found(sqs_observed(json!({"State": "Creating"}))));
+    let still = plan_for(
+        &sqs_spec(),
+        &found(sqs_observed(json!({"State": "Creating"}))),
+    );
     assert_eq!(create.verdict, still.verdict);
 }
 
