@@ -48,7 +48,8 @@ def test_get_prints_our_columns(emu_ctx):
     assert wlines[0].split() == ["NAME", "UUID", "STATE", "READY", "FUNCTION", "SUSPENDED", "POLICY", "SOURCE",
                                  "AGE"], wide
     wrow = next(l for l in wlines[1:] if l.split()[0] == name).split()
-    assert wrow[7] == src, wide
+    # SUSPENDED is blank while spec.suspend is unset; POLICY shows the default, Full.
+    assert wrow[-2] == src and wrow[-3] == "Full", wide
 
     # The category and the full names work too.
     assert name in ctx.k("get", "aws", "-n", ctx.ns).stdout
