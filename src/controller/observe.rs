@@ -253,15 +253,30 @@ enum CacheAnswer {
 async fn cached_lookup(cache: &MappingCache, uuid: &str) -> CacheAnswer {
     let mut answer = cache.lookup(uuid);
     if answer == Cached::Unknown {
-        // The region's first sweep is under way: wait for it rather than stampede Lambda
-        // with one Get per resource at start-up.
-        let swept = cache.swept.notified();
-        if cache.awaiting_first_sweep() {
-            // Sweeps driven by hand (a zero interval, tests) are never waited for.
-            let wait = FIRST_SWEEP_WAIT.min(cache.settings.interval * 2);
-            let _ = tokio::time::timeout(wait, swept).await;
+        // The region's first sweep is under way: wait for the page that lists the mapping (or
+        // the sweep's end, for one it does not list) rather than stampede Lambda with one Get
+        // per resource at start-up. After a restart the resources are then re-verified while
+        // the sweep goes on, not all at once after it.
+        // Sweeps driven by hand (a zero interval, tests) are never waited for.
+        let wait = FIRST_SWEEP_WAIT.min(cache.settings.interval * 2);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before the check, so that a page landing in between still wakes us.
+            let paged = cache.paged.notified();
+            let swept = cache.swept.notified();
+            tokio::pin!(paged, swept);
+            paged.as_mut().enable();
+            swept.as_mut().enable();
+            answer = cache.lookup(uuid);
+            if answer != Cached::Unknown || !cache.awaiting_first_sweep() {
+                break;
+            }
+            let next = futures::future::select(paged, swept);
+            if tokio::time::timeout_at(deadline, next).await.is_err() {
+                answer = cache.lookup(uuid);
+                break;
+            }
         }
-        answer = cache.lookup(uuid);
     }
     match answer {
         Cached::Fresh(m) => CacheAnswer::Mapping(m),
@@ -398,4 +413,49 @@ pub async fn candidates<L: LambdaPort>(
         out.push((mapping, tags));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::controller::cache::SweepSettings;
+
+    fn listed(uuid: &str) -> ObservedMapping {
+        serde_json::from_value(serde_json::json!({"UUID": uuid, "State": "Enabled"})).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reconcile_waiting_for_the_first_sweep_goes_on_once_its_page_is_in() {
+        let cache = Arc::new(MappingCache::new(
+            SweepSettings {
+                interval: Duration::from_secs(60),
+                busy_interval: Duration::from_secs(2),
+                pages_per_second: Some(1.0),
+            },
+            Arc::default(),
+        ));
+        let start = tokio::time::Instant::now();
+        cache.begin_sweep(start);
+        let waiting = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let answer = cached_lookup(&cache, "b").await;
+                (matches!(answer, CacheAnswer::Mapping(_)), start.elapsed())
+            })
+        };
+        // Page 1 lists another mapping: the reconcile keeps waiting.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cache.apply_page(tokio::time::Instant::now(), vec![listed("a")]);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "went on before its page");
+        // Page 2 lists it: the reconcile goes on, long before the sweep ends.
+        cache.apply_page(tokio::time::Instant::now(), vec![listed("b")]);
+        let (found, after) = waiting.await.unwrap();
+        assert!(found, "the mapping comes from its page");
+        assert_eq!(after, Duration::from_secs(2));
+        assert!(cache.awaiting_first_sweep(), "the sweep is still under way");
+    }
 }

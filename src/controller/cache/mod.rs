@@ -243,6 +243,9 @@ pub struct MappingCache {
     pub wake_sweeper: Notify,
     /// Wakes reconciles waiting for a sweep to complete.
     pub swept: Notify,
+    /// Wakes reconciles waiting for the first sweep each time a page of it is in: a mapping is
+    /// known from its page on, not only once the whole sweep is over.
+    pub paged: Notify,
     triggers: Arc<Triggers>,
 }
 
@@ -253,6 +256,7 @@ impl MappingCache {
             settings,
             wake_sweeper: Notify::new(),
             swept: Notify::new(),
+            paged: Notify::new(),
             triggers,
         }
     }
@@ -406,6 +410,7 @@ impl MappingCache {
         }
         let n = triggered.len();
         self.triggers.send(triggered);
+        self.paged.notify_waiters();
         n
     }
 
