@@ -133,9 +133,14 @@ pub struct LambdaAccountStatus {
 impl LambdaAccountSpec {
     /// The account ID in the role ARN (`arn:<partition>:iam::<account>:role/<name>`).
     pub fn account_id(&self) -> Option<&str> {
-        self.role_arn
-            .split(':')
-            .nth(4)
-            .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+        arn_account(&self.role_arn)
     }
+}
+
+/// The account ID of an ARN (`arn:<partition>:<service>:<region>:<account>:…`), if it has a
+/// 12-digit one: a role's, or a mapping's.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':')
+        .nth(4)
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
 }

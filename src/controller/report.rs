@@ -12,14 +12,6 @@ use crate::api::{EventSourceMapping, EventSourceMappingStatus, FIELD_MANAGER};
 use crate::lambda::{LaneKey, ObservedMapping};
 use crate::plan::{Verdict, verdict};
 
-/// The account in a mapping's ARN,
-/// `arn:<partition>:lambda:<region>:<account>:event-source-mapping:<uuid>`.
-fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':')
-        .nth(4)
-        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// The status being built during one reconcile, compared with what was there before.
 pub struct Report<'a> {
     esm: &'a EventSourceMapping,
@@ -56,7 +48,7 @@ impl<'a> Report<'a> {
             s.account_id = mapping
                 .arn
                 .as_deref()
-                .and_then(arn_account)
+                .and_then(crate::api::arn_account)
                 .map(str::to_string);
         }
         s.event_source_mapping_arn = mapping

@@ -123,7 +123,7 @@ pub struct AccountRole {
 impl AccountRole {
     /// The account ID in the role ARN (`arn:<partition>:iam::<account>:role/<name>`).
     pub fn account_id(&self) -> &str {
-        self.role_arn.split(':').nth(4).unwrap_or_default()
+        crate::api::arn_account(&self.role_arn).unwrap_or_default()
     }
 
     /// The binding's request budget per region, if it sets one.

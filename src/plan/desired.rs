@@ -155,14 +155,19 @@ impl Policy {
     }
 }
 
-/// A digest of the spec with spec.suspend left out (FNV-1a of its JSON: stable across releases
-/// that do not change the spec's shape).
+/// A digest of the spec with spec.suspend left out (of its JSON: stable across releases that
+/// do not change the spec's shape).
 pub(crate) fn spec_digest(spec: &EventSourceMappingSpec) -> String {
     let mut spec = spec.clone();
     spec.suspend = false;
-    let text = serde_json::to_string(&spec).unwrap_or_default();
+    digest(serde_json::to_string(&spec).unwrap_or_default().bytes())
+}
+
+/// The digests status records (tags, spec, ignored fields): FNV-1a, stable across releases and
+/// platforms, unlike std's hasher, as 16 hex digits.
+pub(crate) fn digest(bytes: impl IntoIterator<Item = u8>) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in text.bytes() {
+    for byte in bytes {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x100000001b3);
     }
@@ -231,15 +236,11 @@ impl Desired {
     /// A short digest of the desired tags; status records it once Lambda's tags matched, so
     /// tags are re-read only when the spec's tags change.
     pub(crate) fn tags_digest(&self) -> String {
-        // FNV-1a: stable across releases and platforms, unlike std's hasher.
-        let mut hash: u64 = 0xcbf29ce484222325;
-        for (k, v) in &self.tags {
-            for byte in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x100000001b3);
-            }
-        }
-        format!("{hash:016x}")
+        digest(
+            self.tags
+                .iter()
+                .flat_map(|(k, v)| k.bytes().chain([0]).chain(v.bytes()).chain([0])),
+        )
     }
 
     pub(crate) fn enabled(&self) -> Option<bool> {

@@ -226,14 +226,7 @@ fn field_digest(field: Field, desired: &Desired) -> String {
     } else {
         field.put(&desired.fields, &mut one);
     }
-    let text = serde_json::to_string(&one).unwrap_or_default();
-    // FNV-1a, like the tags digest.
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    format!("{hash:016x}")
+    desired::digest(serde_json::to_string(&one).unwrap_or_default().bytes())
 }
 
 /// The Update that brings an existing mapping to the spec, whatever state Lambda shows it in
