@@ -225,8 +225,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_lane_is_built_once_and_its_sweeper_stops_with_the_registry() {
+    /// Lanes swept once a minute, and the count of their List calls.
+    fn sweeping_every_minute() -> (Lanes<Counting>, Arc<AtomicU32>) {
         let connector = Counting::default();
         let lists = connector.lists.clone();
         let lanes = Lanes::new(connector).with_sweeps(SweepSettings {
@@ -234,6 +234,12 @@ mod tests {
             busy_interval: Duration::from_secs(2),
             pages_per_second: None,
         });
+        (lanes, lists)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lane_is_built_once_and_its_sweeper_stops_with_the_registry() {
+        let (lanes, lists) = sweeping_every_minute();
         let a = LaneKey::region("eu-west-1");
         let first = lanes.lane(&a);
         for _ in 0..10 {
@@ -260,13 +266,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lane_no_resource_uses_is_retired_after_its_grace_and_its_sweeper_stops() {
-        let connector = Counting::default();
-        let lists = connector.lists.clone();
-        let lanes = Lanes::new(connector).with_sweeps(SweepSettings {
-            interval: Duration::from_secs(60),
-            busy_interval: Duration::from_secs(2),
-            pages_per_second: None,
-        });
+        let (lanes, lists) = sweeping_every_minute();
         let used = LaneKey::region("eu-west-1");
         let unused = LaneKey::region("us-east-1");
         lanes.lane(&used);
