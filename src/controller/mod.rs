@@ -261,14 +261,25 @@ pub fn error_policy<K: Resource, C: Connect>(
             {
                 delay = delay.max(*after);
             }
-            tracing::warn!(
-                namespace = esm.namespace().unwrap_or_default(),
-                name = esm.name_any(),
-                category = error.category(),
-                error = %root,
-                retry_in_ms = delay.as_millis() as u64,
-                "reconcile failed"
-            );
+            macro_rules! failed {
+                ($level:ident, $message:literal) => {
+                    tracing::$level!(
+                        namespace = esm.namespace().unwrap_or_default(),
+                        name = esm.name_any(),
+                        category = error.category(),
+                        error = %root,
+                        retry_in_ms = delay.as_millis() as u64,
+                        $message
+                    )
+                };
+            }
+            // A throttle is Lambda's quota at work, not a fault: in a burst every resource
+            // would log one. esm_aws_requests_total{outcome="throttled"} counts them.
+            if throttled {
+                failed!(info, "throttled by Lambda; retrying");
+            } else {
+                failed!(warn, "reconcile failed");
+            }
             ctx.requeue(key, delay)
         }
     }
