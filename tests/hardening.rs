@@ -168,7 +168,16 @@ async fn a_failed_first_sweep_is_retried_at_once_and_costs_no_get() {
         h.calls("ListEventSourceMappings"),
     );
     let started = tokio::time::Instant::now();
+    let mut triggers = h.ctx.lanes.triggers.subscribe();
 
+    // The reconcile does not wait for the sweep: it returns at once, and the page that lists
+    // its mapping triggers it again.
+    h.reconcile().await.unwrap();
+    let triggered = tokio::time::timeout(Duration::from_secs(30), triggers.recv())
+        .await
+        .expect("the retried sweep triggers the resource")
+        .unwrap();
+    assert_eq!(triggered.name, "orders");
     h.reconcile().await.unwrap();
     assert_eq!(
         h.calls("ListEventSourceMappings") - lists,

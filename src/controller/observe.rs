@@ -100,8 +100,9 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
     /// status.
     ///
     /// With a [`MappingCache`] (list mode) a recorded mapping is read from the last sweep, and
-    /// `Ok(None)` means "our own write is not observed yet: wait for the next sweep". Without
-    /// one (get mode) every observation is a Get.
+    /// `Ok(None)` means "wait: the sweep triggers the resource once it lists the mapping" (our
+    /// own write is not observed yet, or the lane's first sweep is under way). Without one
+    /// (get mode) every observation is a Get.
     pub async fn observe(
         &self,
         esm: &EventSourceMapping,
@@ -132,7 +133,7 @@ impl<'a, L: LambdaPort> Observer<'a, L> {
         let read_tags = tags_digest.is_some() && status.tags_digest.as_deref() != tags_digest;
         if let Some(uuid) = &status.uuid {
             let cached = match cache {
-                Some(cache) => match cached_lookup(cache, uuid).await {
+                Some(cache) => match cached_lookup(cache, uuid, esm) {
                     CacheAnswer::Wait => return Ok(None),
                     CacheAnswer::Mapping(m) if !needs_get(&m, esm) => Some(*m),
                     CacheAnswer::Mapping(_) | CacheAnswer::Confirm => None,
@@ -238,49 +239,20 @@ async fn get_recorded<L: LambdaPort>(
     }
 }
 
-/// The longest a reconcile waits for its lane's first sweep before it asks Lambda itself.
-const FIRST_SWEEP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-
 /// What the sweep's cache can say about a recorded mapping.
 enum CacheAnswer {
     Mapping(Box<ObservedMapping>),
-    /// Our write is not observed yet.
+    /// Our write is not observed yet, or the lane's first sweep has not listed the mapping
+    /// yet: the sweep triggers the resource when it does.
     Wait,
-    /// The cache cannot answer (absent, or no sweep yet): ask Lambda.
+    /// The cache cannot answer (absent, or no sweep to wait for): ask Lambda.
     Confirm,
 }
 
-async fn cached_lookup(cache: &MappingCache, uuid: &str) -> CacheAnswer {
-    let mut answer = cache.lookup(uuid);
-    if answer == Cached::Unknown {
-        // The region's first sweep is under way: wait for the page that lists the mapping (or
-        // the sweep's end, for one it does not list) rather than stampede Lambda with one Get
-        // per resource at start-up. After a restart the resources are then re-verified while
-        // the sweep goes on, not all at once after it.
-        // Sweeps driven by hand (a zero interval, tests) are never waited for.
-        let wait = FIRST_SWEEP_WAIT.min(cache.settings.interval * 2);
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            // Registered before the check, so that a page landing in between still wakes us.
-            let paged = cache.paged.notified();
-            let swept = cache.swept.notified();
-            tokio::pin!(paged, swept);
-            paged.as_mut().enable();
-            swept.as_mut().enable();
-            answer = cache.lookup(uuid);
-            if answer != Cached::Unknown || !cache.awaiting_first_sweep() {
-                break;
-            }
-            let next = futures::future::select(paged, swept);
-            if tokio::time::timeout_at(deadline, next).await.is_err() {
-                answer = cache.lookup(uuid);
-                break;
-            }
-        }
-    }
-    match answer {
+fn cached_lookup(cache: &MappingCache, uuid: &str, esm: &EventSourceMapping) -> CacheAnswer {
+    match cache.lookup_for(uuid, &super::cache::owner_of(esm)) {
         Cached::Fresh(m) => CacheAnswer::Mapping(m),
-        Cached::Pending => CacheAnswer::Wait,
+        Cached::Pending | Cached::Awaited => CacheAnswer::Wait,
         Cached::Absent | Cached::Unknown => CacheAnswer::Confirm,
     }
 }
@@ -413,49 +385,4 @@ pub async fn candidates<L: LambdaPort>(
         out.push((mapping, tags));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::*;
-    use crate::controller::cache::SweepSettings;
-
-    fn listed(uuid: &str) -> ObservedMapping {
-        serde_json::from_value(serde_json::json!({"UUID": uuid, "State": "Enabled"})).unwrap()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_reconcile_waiting_for_the_first_sweep_goes_on_once_its_page_is_in() {
-        let cache = Arc::new(MappingCache::new(
-            SweepSettings {
-                interval: Duration::from_secs(60),
-                busy_interval: Duration::from_secs(2),
-                pages_per_second: Some(1.0),
-            },
-            Arc::default(),
-        ));
-        let start = tokio::time::Instant::now();
-        cache.begin_sweep(start);
-        let waiting = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                let answer = cached_lookup(&cache, "b").await;
-                (matches!(answer, CacheAnswer::Mapping(_)), start.elapsed())
-            })
-        };
-        // Page 1 lists another mapping: the reconcile keeps waiting.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        cache.apply_page(tokio::time::Instant::now(), vec![listed("a")]);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(!waiting.is_finished(), "went on before its page");
-        // Page 2 lists it: the reconcile goes on, long before the sweep ends.
-        cache.apply_page(tokio::time::Instant::now(), vec![listed("b")]);
-        let (found, after) = waiting.await.unwrap();
-        assert!(found, "the mapping comes from its page");
-        assert_eq!(after, Duration::from_secs(2));
-        assert!(cache.awaiting_first_sweep(), "the sweep is still under way");
-    }
 }

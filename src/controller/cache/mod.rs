@@ -31,6 +31,10 @@ pub enum Cached {
     Pending,
     /// No complete sweep of this lane yet.
     Unknown,
+    /// The lane's first sweep is under way and has not listed it yet. Its resource is now the
+    /// mapping's owner: the page that lists it, or the sweep's end for one no page lists,
+    /// triggers the resource.
+    Awaited,
 }
 
 /// The resource a trigger names. Name and namespace are all it needs; `ObjectRef::from_obj`
@@ -68,26 +72,32 @@ mod compact;
 struct Watcher {
     /// `namespace/name`; neither can contain a slash.
     object: Box<str>,
-    /// A digest of the mapping's `LastModified` and state as the resource last saw them.
-    seen: u64,
+    /// A digest of the mapping's `LastModified` and state as the resource last saw them
+    /// (`None`: it has seen nothing yet, and awaits the first sweep's page).
+    seen: Option<u64>,
     /// Whether that state was a transitional one (the sweep runs faster while any is).
     busy: bool,
 }
 
 impl Watcher {
     fn new(object: &ObjectRef<EventSourceMapping>, mapping: &ObservedMapping) -> Self {
-        let mut owner = Self {
+        let mut owner = Self::awaiting(object);
+        owner.saw(mapping);
+        owner
+    }
+
+    /// A resource that has seen nothing of its mapping yet: anything listed is news to it.
+    fn awaiting(object: &ObjectRef<EventSourceMapping>) -> Self {
+        Self {
             object: format!(
                 "{}/{}",
                 object.namespace.as_deref().unwrap_or_default(),
                 object.name
             )
             .into_boxed_str(),
-            seen: 0,
+            seen: None,
             busy: false,
-        };
-        owner.saw(mapping);
-        owner
+        }
     }
 
     fn digest(mapping: &ObservedMapping) -> u64 {
@@ -107,12 +117,12 @@ impl Watcher {
     /// not: re-reconciling it on every page would cost thousands of idle reconciles per sweep
     /// while a wave of creates settles.
     fn sees_change(&self, listed: &ObservedMapping) -> bool {
-        Self::digest(listed) != self.seen
+        Some(Self::digest(listed)) != self.seen
     }
 
     /// Records what the resource has seen (or, once triggered, will read) of its mapping.
     fn saw(&mut self, mapping: &ObservedMapping) {
-        self.seen = Self::digest(mapping);
+        self.seen = Some(Self::digest(mapping));
         self.busy = mapping.state().is_transitional();
     }
 }
@@ -131,6 +141,8 @@ struct LaneState {
     swept: Option<Instant>,
     pass: Option<Pass>,
     passes: u32,
+    /// When the lane's first sweep began.
+    first_started: Option<Instant>,
     /// Our own writes not yet covered by a sweep.
     written: HashMap<String, Instant>,
     /// When we last wrote any mapping of this lane.
@@ -148,9 +160,44 @@ struct LaneState {
 /// than a Get for every resource that waited for the sweep.
 pub const FAILURES_BEFORE_GETS: u32 = 3;
 
+/// The longest a lane's first sweep is waited for before its resources ask Lambda themselves.
+pub const FIRST_SWEEP_WAIT: Duration = Duration::from_secs(120);
+
 impl LaneState {
     fn failing(&self) -> bool {
         self.failures >= FAILURES_BEFORE_GETS
+    }
+
+    fn lookup(&self, uuid: &str) -> Cached {
+        // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
+        // our write would never end: the reconcile asks Lambda instead.
+        if self.failing() {
+            return Cached::Unknown;
+        }
+        if self.written.contains_key(uuid) {
+            return Cached::Pending;
+        }
+        let entry = self.mappings.get(uuid);
+        match (entry.and_then(|e| e.json.as_ref()), self.swept) {
+            (Some(_), _) => match entry.and_then(Entry::mapping) {
+                Some(m) => Cached::Fresh(Box::new(m)),
+                None => Cached::Unknown,
+            },
+            (None, Some(_)) => Cached::Absent,
+            (None, None) => Cached::Unknown,
+        }
+    }
+
+    /// Whether a reconcile should wait for the lane's first sweep rather than ask Lambda: none
+    /// has completed or failed for good, sweeps are not driven by hand (tests), and the first
+    /// one has not run for longer than [`FIRST_SWEEP_WAIT`] (a lane too large to be swept in
+    /// that time pays the Gets).
+    fn awaits_first_sweep(&self, settings: &SweepSettings) -> bool {
+        let limit = FIRST_SWEEP_WAIT.min(settings.interval * 2);
+        self.swept.is_none()
+            && !self.failing()
+            && !limit.is_zero()
+            && self.first_started.is_none_or(|at| at.elapsed() < limit)
     }
 
     fn entry(&mut self, uuid: &str) -> &mut Entry {
@@ -241,11 +288,6 @@ pub struct MappingCache {
     pub settings: SweepSettings,
     /// Wakes the sweeper when a write makes a faster sweep worthwhile.
     pub wake_sweeper: Notify,
-    /// Wakes reconciles waiting for a sweep to complete.
-    pub swept: Notify,
-    /// Wakes reconciles waiting for the first sweep each time a page of it is in: a mapping is
-    /// known from its page on, not only once the whole sweep is over.
-    pub paged: Notify,
     triggers: Arc<Triggers>,
 }
 
@@ -255,8 +297,6 @@ impl MappingCache {
             state: Mutex::default(),
             settings,
             wake_sweeper: Notify::new(),
-            swept: Notify::new(),
-            paged: Notify::new(),
             triggers,
         }
     }
@@ -265,25 +305,28 @@ impl MappingCache {
         lock(&self.state)
     }
 
+    #[cfg(test)]
     pub(crate) fn lookup(&self, uuid: &str) -> Cached {
-        let r = self.state();
-        // While sweeps fail, what the cache holds grows stale and a wait for a sweep to cover
-        // our write would never end: the reconcile asks Lambda instead.
-        if r.failing() {
-            return Cached::Unknown;
+        self.state().lookup(uuid)
+    }
+
+    /// Looks up a recorded mapping for its resource. While the lane's first sweep is under way
+    /// (for at most [`FIRST_SWEEP_WAIT`]) and has not listed the mapping yet, the resource
+    /// becomes its owner and the answer is [`Cached::Awaited`]: the reconcile returns at once
+    /// and the page that lists the mapping triggers it again. After a restart, 10,000
+    /// resources then wait without holding the controller's concurrent reconciles, and each
+    /// is re-verified as its page comes in, at no Get.
+    pub(crate) fn lookup_for(&self, uuid: &str, owner: &ObjectRef<EventSourceMapping>) -> Cached {
+        let mut r = self.state();
+        let answer = r.lookup(uuid);
+        if answer != Cached::Unknown || !r.awaits_first_sweep(&self.settings) {
+            return answer;
         }
-        if r.written.contains_key(uuid) {
-            return Cached::Pending;
+        let entry = r.entry(uuid);
+        if entry.owner.is_none() {
+            entry.owner = Some(Watcher::awaiting(owner));
         }
-        let entry = r.mappings.get(uuid);
-        match (entry.and_then(|e| e.json.as_ref()), r.swept) {
-            (Some(_), _) => match entry.and_then(Entry::mapping) {
-                Some(m) => Cached::Fresh(Box::new(m)),
-                None => Cached::Unknown,
-            },
-            (None, Some(_)) => Cached::Absent,
-            (None, None) => Cached::Unknown,
-        }
+        Cached::Awaited
     }
 
     /// We just wrote this mapping (Create, Update, Delete); its next observation comes from a
@@ -367,6 +410,7 @@ impl MappingCache {
     pub(crate) fn begin_sweep(&self, started: Instant) {
         let mut r = self.state();
         r.passes = r.passes.wrapping_add(1);
+        r.first_started.get_or_insert(started);
         r.pass = Some(Pass {
             started,
             id: r.passes,
@@ -410,7 +454,6 @@ impl MappingCache {
         }
         let n = triggered.len();
         self.triggers.send(triggered);
-        self.paged.notify_waiters();
         n
     }
 
@@ -460,7 +503,6 @@ impl MappingCache {
         triggered.dedup();
         let n = triggered.len();
         self.triggers.send(triggered);
-        self.swept.notify_waiters();
         n
     }
 
@@ -480,14 +522,25 @@ impl MappingCache {
     /// Lambda themselves; before that they keep waiting for the retry. Returns how many have
     /// failed in a row.
     pub(crate) fn sweep_failed(&self) -> u32 {
-        let (failures, failing) = {
+        let mut awaiting = Vec::new();
+        let failures = {
             let mut r = self.state();
             r.pass = None;
             r.failures = r.failures.saturating_add(1);
-            (r.failures, r.failing())
+            if r.failing() && r.swept.is_none() {
+                awaiting.extend(
+                    r.mappings
+                        .values()
+                        .filter_map(|e| e.owner.as_ref())
+                        .filter(|o| o.seen.is_none())
+                        .map(Watcher::object),
+                );
+            }
+            r.failures
         };
-        if failing {
-            self.swept.notify_waiters();
+        if failures >= FAILURES_BEFORE_GETS {
+            // Resources awaiting the first sweep ask Lambda themselves now.
+            self.triggers.send(awaiting);
         }
         failures
     }
@@ -499,11 +552,9 @@ impl MappingCache {
         r.swept.is_some() && !r.failing()
     }
 
-    /// Whether a reconcile should wait for the lane's first sweep: none has completed yet,
-    /// and none has failed.
+    /// Whether reconciles wait for the lane's first sweep (see [`Self::lookup_for`]).
     pub(crate) fn awaiting_first_sweep(&self) -> bool {
-        let r = self.state();
-        r.swept.is_none() && !r.failing()
+        self.state().awaits_first_sweep(&self.settings)
     }
 }
 
@@ -724,16 +775,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn one_failed_sweep_keeps_reconciles_waiting_for_the_retry() {
         let cache = MappingCache::new(SWEEPS, Arc::default());
-        let waiter = cache.swept.notified();
+        let mut triggers = cache.triggers.subscribe();
+        assert_eq!(cache.lookup_for("a", &owner("a")), Cached::Awaited);
         assert_eq!(cache.sweep_failed(), 1);
         assert!(
             cache.awaiting_first_sweep(),
             "the retry comes within seconds: still worth waiting for"
         );
         assert!(
-            tokio::time::timeout(Duration::from_millis(1), waiter)
-                .await
-                .is_err(),
+            triggers.try_recv().is_err(),
             "waiters are not sent to Lambda after one failure"
         );
         cache.apply_sweep(Instant::now(), vec![mapping("a", "Enabled", 1.0)]);
@@ -752,17 +802,22 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn failed_sweeps_in_a_row_stop_the_wait_for_the_first_one() {
         let cache = MappingCache::new(SWEEPS, Arc::default());
+        let mut triggers = cache.triggers.subscribe();
         assert!(cache.awaiting_first_sweep());
-        let waiter = cache.swept.notified();
+        assert_eq!(cache.lookup_for("a", &owner("a")), Cached::Awaited);
         for _ in 1..FAILURES_BEFORE_GETS {
             cache.sweep_failed();
         }
         assert!(cache.awaiting_first_sweep());
+        assert!(triggers.try_recv().is_err());
         assert_eq!(cache.sweep_failed(), FAILURES_BEFORE_GETS);
-        tokio::time::timeout(Duration::from_millis(1), waiter)
-            .await
-            .expect("waiters are woken");
+        assert_eq!(
+            triggers.try_recv().unwrap(),
+            owner("a"),
+            "the waiting resource is woken to ask Lambda"
+        );
         assert!(!cache.awaiting_first_sweep());
+        assert_eq!(cache.lookup_for("a", &owner("a")), Cached::Unknown);
         assert!(!cache.sweeping(), "Ready resources keep their resync");
         assert_eq!(
             cache.lookup("a"),
@@ -802,5 +857,82 @@ mod tests {
             "a forgotten busy owner does not keep the fast sweep"
         );
         assert!(!cache.state().mappings.contains_key("gone"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_awaiting_the_first_sweep_is_triggered_by_the_page_that_lists_it() {
+        let cache = MappingCache::new(SWEEPS, Arc::default());
+        let mut triggers = cache.triggers.subscribe();
+        cache.begin_sweep(Instant::now());
+        assert_eq!(cache.lookup_for("b", &owner("b")), Cached::Awaited);
+        assert_eq!(
+            cache.lookup_for("b", &owner("b")),
+            Cached::Awaited,
+            "asking again changes nothing"
+        );
+        // Page 1 lists another mapping: nobody awaits it.
+        assert_eq!(
+            cache.apply_page(Instant::now(), vec![mapping("a", "Enabled", 1.0)]),
+            0
+        );
+        assert!(triggers.try_recv().is_err());
+        // Page 2 lists b: its resource is triggered at once, long before the sweep ends.
+        assert_eq!(
+            cache.apply_page(Instant::now(), vec![mapping("b", "Enabled", 1.0)]),
+            1
+        );
+        assert_eq!(triggers.try_recv().unwrap(), owner("b"));
+        assert_eq!(
+            cache.lookup_for("b", &owner("b")),
+            Cached::Fresh(Box::new(mapping("b", "Enabled", 1.0)))
+        );
+        assert!(cache.awaiting_first_sweep(), "the sweep is still under way");
+        // Unchanged in the next sweep: no trigger.
+        assert_eq!(cache.finish_sweep(), 0);
+        cache.begin_sweep(Instant::now());
+        assert_eq!(
+            cache.apply_page(Instant::now(), vec![mapping("b", "Enabled", 1.0)]),
+            0
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_awaiting_a_mapping_no_page_lists_is_triggered_when_the_sweep_ends() {
+        let cache = MappingCache::new(SWEEPS, Arc::default());
+        let mut triggers = cache.triggers.subscribe();
+        cache.begin_sweep(Instant::now());
+        assert_eq!(cache.lookup_for("gone", &owner("gone")), Cached::Awaited);
+        cache.apply_page(Instant::now(), vec![mapping("a", "Enabled", 1.0)]);
+        assert!(triggers.try_recv().is_err());
+        assert_eq!(cache.finish_sweep(), 1);
+        assert_eq!(triggers.try_recv().unwrap(), owner("gone"));
+        assert_eq!(
+            cache.lookup_for("gone", &owner("gone")),
+            Cached::Absent,
+            "it confirms with a Get"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_sweep_running_too_long_is_no_longer_waited_for() {
+        let cache = MappingCache::new(SWEEPS, Arc::default());
+        cache.begin_sweep(Instant::now());
+        assert_eq!(cache.lookup_for("a", &owner("a")), Cached::Awaited);
+        tokio::time::advance(FIRST_SWEEP_WAIT).await;
+        assert!(!cache.awaiting_first_sweep());
+        assert_eq!(cache.lookup_for("a", &owner("a")), Cached::Unknown);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sweeps_driven_by_hand_are_never_waited_for() {
+        let cache = MappingCache::new(
+            SweepSettings {
+                interval: Duration::ZERO,
+                ..SWEEPS
+            },
+            Arc::default(),
+        );
+        assert!(!cache.awaiting_first_sweep());
+        assert_eq!(cache.lookup_for("a", &owner("a")), Cached::Unknown);
     }
 }

@@ -11,6 +11,7 @@ use kube::runtime::events::EventType;
 
 use super::{Pass, Step, proceed, stall_fingerprint};
 use crate::api::ADOPT_ANNOTATION;
+use crate::controller::cache::FIRST_SWEEP_WAIT;
 use crate::controller::lanes::Lane;
 use crate::controller::memory::OwnCreate;
 use crate::controller::observe::{Discovery, Lookup, Observation, Observer};
@@ -170,8 +171,14 @@ impl<C: Connect> Pass<'_, C> {
         }
         match observed {
             Ok(Some(observation)) => Ok(ControlFlow::Continue(observation)),
-            // Our own write is not in a sweep yet; the sweep that covers it triggers us.
-            Ok(None) => Ok(ControlFlow::Break(self.requeue(self.ctx.settle_wait()))),
+            // The sweep that lists the mapping triggers us; the requeue is only a fallback.
+            Ok(None) => {
+                let fallback = match target.lane.cache.as_ref() {
+                    Some(cache) if cache.awaiting_first_sweep() => FIRST_SWEEP_WAIT,
+                    _ => self.ctx.settle_wait(),
+                };
+                Ok(ControlFlow::Break(self.requeue(fallback)))
+            }
             Err(e) if e.kind == ErrorKind::NotFound && status.uuid.is_none() => {
                 // Only the adopt annotation's Get can answer not-found here.
                 let uuid = self
