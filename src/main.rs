@@ -83,7 +83,8 @@ struct RunArgs {
     /// How often a stalled resource (missing function, invalid parameters, conflict) is re-checked.
     #[arg(long, env = "ESM_STALLED_RECHECK", default_value = "5m", value_parser = parse_duration)]
     stalled_recheck: Duration,
-    /// Reconciles running at once (never two on one resource).
+    /// Reconciles running at once in the whole process, across every watched namespace (never
+    /// two on one resource).
     #[arg(long, env = "ESM_CONCURRENCY", default_value_t = 4)]
     concurrency: u16,
     /// Namespaces to watch (comma-separated); empty watches all namespaces.

@@ -330,7 +330,13 @@ pub async fn run<C: Connect>(
         ));
     }
     let janitor = tokio::spawn(retire_unused_lanes(ctx.clone()));
+    // --concurrency is one limit for the process, however many namespaces are watched: each
+    // namespace has its own kube controller, whose own limit holds only within it. Ten
+    // namespaces at 64 each ran 640 reconciles at once, each with its pass, its buffers and
+    // an API server connection (at 10 × 1,000 resources most of the controller's memory).
+    let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(concurrency.max(1))));
     let runs = controllers.into_iter().map(|(namespace, controller)| {
+        let slots = slots.clone();
         // A binding's spec or a namespace's labels changed: every resource resolves its
         // account again (a stalled tenant may now be granted, or no longer be).
         let controller = controller.reconcile_all_on(ctx.accounts.changes());
@@ -342,7 +348,11 @@ pub async fn run<C: Connect>(
         };
         controller
             .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile::reconcile_stored, error_policy, ctx.clone())
+            .run(
+                move |object, ctx| in_slot(slots.clone(), reconcile::reconcile_stored(object, ctx)),
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(|result| async move {
                 match result {
                     Ok((obj, _)) => tracing::trace!(object = %obj, "reconciled"),
@@ -355,6 +365,17 @@ pub async fn run<C: Connect>(
     // The lanes' sweepers end with the controller.
     janitor.abort();
     ctx.lanes.shutdown();
+}
+
+/// Runs a reconcile once one of the process's reconcile slots is free. Waiting costs little:
+/// the pass itself is built only when the reconcile runs.
+async fn in_slot<F: std::future::Future>(
+    slots: Arc<tokio::sync::Semaphore>,
+    reconcile: F,
+) -> F::Output {
+    // The semaphore is never closed.
+    let _slot = slots.acquire_owned().await.ok();
+    reconcile.await
 }
 
 /// Once a minute, retires the lanes no resource uses any more (a binding changed or was
@@ -415,4 +436,34 @@ async fn ready_when_synced(
     // The initial list held every resource twice (pages and store) for a moment.
     crate::telemetry::memory::release_free();
     readiness.set_ready();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn reconciles_of_every_namespace_share_the_process_slots() {
+        let slots = Arc::new(tokio::sync::Semaphore::new(3));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        // Ten namespaces' controllers, each free to run two reconciles at once by itself.
+        let reconciles = (0..20).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            tokio::spawn(in_slot(slots.clone(), async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+            }))
+        });
+        futures::future::join_all(reconciles).await;
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            3,
+            "never more than the slots at once"
+        );
+        assert_eq!(slots.available_permits(), 3, "every slot is given back");
+    }
 }
