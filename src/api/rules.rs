@@ -10,32 +10,71 @@ use kube::core::{Message, Reason, Rule};
 
 use crate::lambda::types::CREATE_ONLY;
 
-/// CEL predicates for "the event source is of type X", from the ARN's service part.
+/// The event source types the rules tell apart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Source {
+    /// A source named by `eventSourceARN`, by the ARN's service part.
+    Arn(&'static str),
+    /// Self-managed Apache Kafka: `selfManagedEventSource` is set.
+    SelfManagedKafka,
+}
+
+/// The event source types, and CEL predicates for the SQS queue types and Kafka's queue mode.
 pub(crate) mod source {
-    pub(crate) const SQS: &str =
-        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:'))";
+    use super::Source;
+
+    pub(crate) const SQS: Source = Source::Arn("sqs");
+    pub(crate) const KINESIS: Source = Source::Arn("kinesis");
+    pub(crate) const DYNAMODB: Source = Source::Arn("dynamodb");
+    pub(crate) const MSK: Source = Source::Arn("kafka");
+    pub(crate) const MQ: Source = Source::Arn("mq");
+    pub(crate) const DOCUMENTDB: Source = Source::Arn("rds");
+    pub(crate) const SELF_MANAGED_KAFKA: Source = Source::SelfManagedKafka;
     pub(crate) const SQS_FIFO: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && self.eventSourceARN.endsWith('.fifo'))";
     pub(crate) const SQS_STANDARD: &str = "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:') && !self.eventSourceARN.endsWith('.fifo'))";
-    pub(crate) const KINESIS: &str =
-        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:kinesis:'))";
-    pub(crate) const DYNAMODB: &str =
-        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:dynamodb:'))";
-    pub(crate) const MSK: &str =
-        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:kafka:'))";
-    pub(crate) const MQ: &str =
-        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:mq:'))";
-    pub(crate) const DOCUMENTDB: &str =
-        "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:rds:'))";
-    pub(crate) const SELF_MANAGED_KAFKA: &str = "has(self.selfManagedEventSource)";
     pub(crate) const KAFKA_QUEUE_MODE: &str = "(has(self.selfManagedKafkaEventSourceConfig) && has(self.selfManagedKafkaEventSourceConfig.consumptionMode) && self.selfManagedKafkaEventSourceConfig.consumptionMode == 'Queue')";
 }
 
-fn any(preds: &[&str]) -> String {
-    format!("({})", preds.join(" || "))
+/// "The event source is one of `sources`".
+///
+/// The ARN sources are tested by one regular expression over the ARN's service part, where
+/// the first of them stands in the list; self-managed Kafka by the presence of
+/// `selfManagedEventSource`. One test per ARN source would read `eventSourceARN` twice per
+/// source, and each read of a field of `spec` is what a rule costs the API server most: every
+/// one rebuilds the schemas of all of `spec`'s properties (k8s.io/apiserver
+/// `unstructuredMap.Find`), and every rule runs on every write of the resource, status updates
+/// included.
+fn any(sources: &[Source]) -> String {
+    let services: Vec<&str> = sources
+        .iter()
+        .filter_map(|source| match source {
+            Source::Arn(service) => Some(*service),
+            Source::SelfManagedKafka => None,
+        })
+        .collect();
+    let service = match services.as_slice() {
+        [one] => (*one).to_string(),
+        many => format!("({})", many.join("|")),
+    };
+    let mut arn_tested = false;
+    let tests: Vec<String> = sources
+        .iter()
+        .filter_map(|source| match source {
+            Source::Arn(_) if arn_tested => None,
+            Source::Arn(_) => {
+                arn_tested = true;
+                Some(format!(
+                    "(has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:{service}:'))"
+                ))
+            }
+            Source::SelfManagedKafka => Some("has(self.selfManagedEventSource)".to_string()),
+        })
+        .collect();
+    format!("({})", tests.join(" || "))
 }
 
 /// `field` may only be set for the given sources.
-fn only_for(field: &str, sources: &[&str], who: &str) -> Rule {
+fn only_for(field: &str, sources: &[Source], who: &str) -> Rule {
     Rule::new(format!("!has(self.{field}) || {}", any(sources)))
         .message(Message::Message(format!(
             "{field} is only supported for {who} event sources"
@@ -112,7 +151,7 @@ pub(crate) fn spec_rules() -> Vec<Rule> {
             .reason(Reason::FieldValueRequired),
         // Starting position (R4, R5, R8).
         Rule::new(format!(
-            "has(self.startingPosition) || !({} || ({SELF_MANAGED_KAFKA} && !{KAFKA_QUEUE_MODE}))",
+            "has(self.startingPosition) || !({} || (has(self.selfManagedEventSource) && !{KAFKA_QUEUE_MODE}))",
             any(&[KINESIS, DYNAMODB, MSK])
         ))
         .message("startingPosition is required for Kinesis, DynamoDB Streams and Kafka event sources (TRIM_HORIZON, LATEST or AT_TIMESTAMP)")
@@ -126,7 +165,7 @@ pub(crate) fn spec_rules() -> Vec<Rule> {
             .message("startingPosition, startingPositionTimestamp and maximumBatchingWindowInSeconds are not supported with selfManagedKafkaEventSourceConfig.consumptionMode Queue")
             .field_path(".selfManagedKafkaEventSourceConfig.consumptionMode")
             .reason(Reason::FieldValueForbidden),
-        Rule::new(format!("!has(self.startingPosition) || self.startingPosition != 'AT_TIMESTAMP' || !{DYNAMODB}"))
+        Rule::new(format!("!has(self.startingPosition) || self.startingPosition != 'AT_TIMESTAMP' || !{}", any(&[DYNAMODB])))
             .message("startingPosition AT_TIMESTAMP is not supported for DynamoDB Streams; use TRIM_HORIZON or LATEST")
             .field_path(".startingPosition")
             .reason(Reason::FieldValueInvalid),
@@ -169,11 +208,11 @@ pub(crate) fn spec_rules() -> Vec<Rule> {
             .message("topics (exactly one Kafka topic) is required for Kafka event sources")
             .field_path(".topics")
             .reason(Reason::FieldValueRequired),
-        Rule::new(format!("has(self.queues) || !{MQ}"))
+        Rule::new(format!("has(self.queues) || !{}", any(&[MQ])))
             .message("queues (exactly one broker queue) is required for Amazon MQ event sources")
             .field_path(".queues")
             .reason(Reason::FieldValueRequired),
-        Rule::new(format!("has(self.documentDBEventSourceConfig) || !{DOCUMENTDB}"))
+        Rule::new(format!("has(self.documentDBEventSourceConfig) || !{}", any(&[DOCUMENTDB])))
             .message("documentDBEventSourceConfig (with databaseName) is required for Amazon DocumentDB event sources")
             .field_path(".documentDBEventSourceConfig")
             .reason(Reason::FieldValueRequired),
@@ -186,7 +225,7 @@ pub(crate) fn spec_rules() -> Vec<Rule> {
             .message("provisionedPollerConfig.pollerGroupName is only supported for Kafka event sources")
             .field_path(".provisionedPollerConfig.pollerGroupName")
             .reason(Reason::FieldValueForbidden),
-        Rule::new(format!("!({SQS} && has(self.provisionedPollerConfig) && has(self.provisionedPollerConfig.minimumPollers) && self.provisionedPollerConfig.minimumPollers < 2)"))
+        Rule::new(format!("!({} && has(self.provisionedPollerConfig) && has(self.provisionedPollerConfig.minimumPollers) && self.provisionedPollerConfig.minimumPollers < 2)", any(&[SQS])))
             .message("provisionedPollerConfig.minimumPollers must be at least 2 for Amazon SQS")
             .field_path(".provisionedPollerConfig.minimumPollers")
             .reason(Reason::FieldValueInvalid),
@@ -240,6 +279,28 @@ mod tests {
         assert_eq!(
             top.rule,
             "has(self.eventSourceARN) == has(oldSelf.eventSourceARN) && (!has(self.eventSourceARN) || self.eventSourceARN == oldSelf.eventSourceARN)"
+        );
+    }
+
+    #[test]
+    fn source_tests_read_the_arn_once() {
+        use source::*;
+        assert_eq!(
+            any(&[KINESIS, DYNAMODB, MSK, SELF_MANAGED_KAFKA]),
+            "((has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:(kinesis|dynamodb|kafka):')) || has(self.selfManagedEventSource))"
+        );
+        assert_eq!(
+            any(&[SQS]),
+            "((has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:sqs:')))"
+        );
+        assert_eq!(
+            any(&[SELF_MANAGED_KAFKA]),
+            "(has(self.selfManagedEventSource))"
+        );
+        // The ARN test stands where the first ARN source does.
+        assert_eq!(
+            any(&[KINESIS, SELF_MANAGED_KAFKA, MQ]),
+            "((has(self.eventSourceARN) && self.eventSourceARN.matches('^arn:[^:]+:(kinesis|mq):')) || has(self.selfManagedEventSource))"
         );
     }
 
