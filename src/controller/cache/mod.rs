@@ -522,26 +522,24 @@ impl MappingCache {
     /// Lambda themselves; before that they keep waiting for the retry. Returns how many have
     /// failed in a row.
     pub(crate) fn sweep_failed(&self) -> u32 {
-        let mut awaiting = Vec::new();
-        let failures = {
+        let (failures, awaiting) = {
             let mut r = self.state();
             r.pass = None;
             r.failures = r.failures.saturating_add(1);
-            if r.failing() && r.swept.is_none() {
-                awaiting.extend(
-                    r.mappings
-                        .values()
-                        .filter_map(|e| e.owner.as_ref())
-                        .filter(|o| o.seen.is_none())
-                        .map(Watcher::object),
-                );
-            }
-            r.failures
+            // Resources still awaiting the first sweep ask Lambda themselves now.
+            let awaiting: Vec<_> = if r.failing() && r.swept.is_none() {
+                r.mappings
+                    .values()
+                    .filter_map(|e| e.owner.as_ref())
+                    .filter(|o| o.seen.is_none())
+                    .map(Watcher::object)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (r.failures, awaiting)
         };
-        if failures >= FAILURES_BEFORE_GETS {
-            // Resources awaiting the first sweep ask Lambda themselves now.
-            self.triggers.send(awaiting);
-        }
+        self.triggers.send(awaiting);
         failures
     }
 
@@ -859,11 +857,20 @@ mod tests {
         assert!(!cache.state().mappings.contains_key("gone"));
     }
 
+    /// A cache whose lane's first sweep has begun and listed nothing yet, and its triggers.
+    fn first_sweep_under_way() -> (
+        MappingCache,
+        mpsc::UnboundedReceiver<ObjectRef<EventSourceMapping>>,
+    ) {
+        let cache = MappingCache::new(SWEEPS, Arc::default());
+        let triggers = cache.triggers.subscribe();
+        cache.begin_sweep(Instant::now());
+        (cache, triggers)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_resource_awaiting_the_first_sweep_is_triggered_by_the_page_that_lists_it() {
-        let cache = MappingCache::new(SWEEPS, Arc::default());
-        let mut triggers = cache.triggers.subscribe();
-        cache.begin_sweep(Instant::now());
+        let (cache, mut triggers) = first_sweep_under_way();
         assert_eq!(cache.lookup_for("b", &owner("b")), Cached::Awaited);
         assert_eq!(
             cache.lookup_for("b", &owner("b")),
@@ -898,9 +905,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_resource_awaiting_a_mapping_no_page_lists_is_triggered_when_the_sweep_ends() {
-        let cache = MappingCache::new(SWEEPS, Arc::default());
-        let mut triggers = cache.triggers.subscribe();
-        cache.begin_sweep(Instant::now());
+        let (cache, mut triggers) = first_sweep_under_way();
         assert_eq!(cache.lookup_for("gone", &owner("gone")), Cached::Awaited);
         cache.apply_page(Instant::now(), vec![mapping("a", "Enabled", 1.0)]);
         assert!(triggers.try_recv().is_err());
